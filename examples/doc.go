@@ -1,0 +1,11 @@
+// Package examples holds small runnable programs that show how to use streamd;
+// each subdirectory is a main package meant to be copied from:
+//
+//	echo      a bidirectional stream: a server echoes what a client sends
+//	upload    upload a file with a progress callback (stream/files)
+//	download  list a server's files and download one (stream/files)
+//
+// Each runs a server and a client in one process over loopback WebSocket, so it
+// needs nothing else: go run ./examples/echo. The tests in this directory build
+// and run every example and check what it prints.
+package examples

@@ -1,0 +1,263 @@
+package stream
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/streamd/streamd/stream/internal/compress"
+	"github.com/streamd/streamd/stream/internal/wire"
+)
+
+// batch is the writer's scratch for one transport message: parts reference the
+// arena (headers, control frames, compressed data) and stream chunks (raw data,
+// sent without copying); release holds chunks to recycle once written.
+type batch struct {
+	parts   [][]byte
+	arena   []byte
+	size    int
+	release [][]byte
+	done    []*Stream // streams whose CLOSE went out in this batch
+}
+
+func (b *batch) reset() {
+	clear(b.parts)
+	b.parts = b.parts[:0]
+	b.arena = b.arena[:0]
+	b.size = 0
+	for i, c := range b.release {
+		putChunk(c)
+		b.release[i] = nil
+	}
+	b.release = b.release[:0]
+	clear(b.done)
+	b.done = b.done[:0]
+}
+
+// add appends an encoded frame by copying it into the arena.
+func (b *batch) add(frame []byte) {
+	start := len(b.arena)
+	b.arena = append(b.arena, frame...)
+	b.parts = append(b.parts, b.arena[start:])
+	b.size += len(frame)
+}
+
+// writeLoop owns the transport's write side. Each round it packs, in order:
+// control frames, pending CREDIT updates, events/requests/replies, then stream
+// data round-robin by priority, up to the negotiated message size, and writes
+// them as one message. It never waits for more frames: an empty queue sends
+// what it has (no timer, no added latency).
+func (s *Session) writeLoop() {
+	defer s.loops.Done()
+	defer close(s.writerDone)
+	// The arena holds control frames and compressed data; it is sized so that a
+	// full message never reallocates it (parts point into it).
+	b := &batch{arena: make([]byte, 0, 2*s.maxMessage+4096)}
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-s.wake:
+		case <-ping.C:
+			if err := s.keepalive(); err != nil {
+				s.conn.WriteMessage(wire.Error{Code: CodeTimeout, Reason: err.Error()}.Append(nil)) //nolint:errcheck // best effort
+				s.shutdown(err, false)
+				return
+			}
+		case <-s.done:
+			return
+		}
+		for {
+			closing := s.fill(b)
+			if len(b.parts) > 0 {
+				err := s.conn.WriteMessage(b.parts...)
+				if err != nil {
+					b.reset()
+					s.shutdown(s.transportError(err), false)
+					return
+				}
+				s.stats.bytesOut.Add(int64(b.size))
+				for _, st := range b.done {
+					st.maybeComplete()
+				}
+			}
+			empty := len(b.parts) == 0
+			b.reset()
+			if closing && empty {
+				close(s.flushed)
+				<-s.done
+				return
+			}
+			if empty {
+				break
+			}
+		}
+	}
+}
+
+// keepalive sends a PING and checks the idle timeout.
+func (s *Session) keepalive() error {
+	if idle := time.Duration(nanotime() - s.lastRecv.Load()); idle > s.cfg.IdleTimeout {
+		return &ConnError{Code: CodeTimeout, Reason: "no frames from peer for " + idle.Round(time.Millisecond).String()}
+	}
+	now := nanotime()
+	if !s.pingSent.CompareAndSwap(0, now) {
+		return nil // previous PING unanswered; the idle check covers a dead peer
+	}
+	var data [8]byte
+	binary.BigEndian.PutUint64(data[:], uint64(now))
+	return s.queueControl(wire.Ping{Data: data}.Append(nil))
+}
+
+// fill packs the next message into b and reports whether the session is closing.
+func (s *Session) fill(b *batch) (closing bool) {
+	limit := s.maxMessage
+	s.wmu.Lock()
+	for b.size < limit {
+		f, ok := s.control.Pop()
+		if !ok {
+			break
+		}
+		b.add(f)
+	}
+	credits := s.credits
+	s.credits = nil
+	closing = s.closing
+	if closing && s.final != nil {
+		b.add(s.final)
+		s.final = nil
+	}
+	s.wmu.Unlock()
+	if closing {
+		return true // only control frames and the final ERROR once closing
+	}
+
+	for _, st := range credits {
+		st.mu.Lock()
+		st.creditQueue = false
+		if !st.state.Terminal() {
+			if limit, ok := st.recvWin.PendingGrant(); ok {
+				var hdr [wire.HeaderLen + 8]byte
+				b.add(wire.Credit{StreamID: st.id, Limit: limit}.Append(hdr[:0]))
+			}
+		}
+		st.mu.Unlock()
+	}
+
+	s.wmu.Lock()
+	for b.size < limit {
+		f, ok := s.urgent.Pop()
+		if !ok {
+			break
+		}
+		b.add(f)
+	}
+	s.wmu.Unlock()
+
+	for b.size+wire.HeaderLen+8 < limit {
+		s.wmu.Lock()
+		id, ok := s.sched.Pop()
+		s.wmu.Unlock()
+		if !ok {
+			break
+		}
+		st := s.lookup(id)
+		if st == nil {
+			continue
+		}
+		s.takeFrame(st, b, limit-b.size-wire.HeaderLen-8)
+	}
+	return false
+}
+
+// takeFrame moves one frame of st's data (or its CLOSE) into b and reschedules st
+// if it has more to send.
+func (s *Session) takeFrame(st *Stream, b *batch, room int) {
+	st.mu.Lock()
+	if !st.sendReadyLocked() {
+		st.scheduled = false
+		st.mu.Unlock()
+		return
+	}
+	freed := false
+	if st.sendQ.size > 0 {
+		n := min(uint64(s.maxFrame), uint64(room), st.sendWin.Available())
+		data := st.sendQ.peek(int(n))
+		offset := st.sendWin.Sent()
+		st.sendWin.Consume(uint64(len(data))) //nolint:errcheck // len(data) ≤ Available
+		s.appendData(st, b, offset, data)
+		if c := st.sendQ.advance(len(data)); c != nil {
+			b.release = append(b.release, c)
+		}
+		freed = true
+	} else {
+		// Everything queued is sent and CloseWrite was called: send CLOSE.
+		f := wire.Close{StreamID: st.id, Total: st.sendWin.Sent()}
+		if st.hashOut != nil {
+			f.HasChecksum = true
+			st.hashOut.Sum(f.SHA256[:0])
+		}
+		var buf [wire.HeaderLen + 8 + sha256.Size]byte
+		b.add(f.Append(buf[:0]))
+		st.closeSent = true
+		b.done = append(b.done, st)
+	}
+	again := st.sendReadyLocked()
+	if !again {
+		st.scheduled = false
+	}
+	st.mu.Unlock()
+	if freed {
+		wakeup(st.writeWake)
+	}
+	if again {
+		s.wmu.Lock()
+		s.sched.Push(st.id, st.priority)
+		s.wmu.Unlock()
+	}
+}
+
+// appendData adds a DATA frame, compressed when that pays. Compression is per
+// frame. A cheap entropy check (compress.Compressible, ~1-2 µs per 64 KiB)
+// skips data that looks random; if a frame still does not shrink, the stream
+// sends up to 7 frames raw before trying again, so incompressible data costs
+// almost nothing and a compressible region after it is picked up within 512 KiB.
+func (s *Session) appendData(st *Stream, b *batch, offset uint64, data []byte) {
+	flags := uint8(0)
+	payload := data
+	if s.sendAlg != compress.None && len(data) >= s.cfg.CompressThreshold {
+		if st.compressSkip > 0 {
+			st.compressSkip--
+		} else if compress.Compressible(data) {
+			start := len(b.arena) + wire.HeaderLen + 8
+			out, err := s.codec.Compress(s.sendAlg, b.arena[start:start], data)
+			if err == nil && len(out) < len(data) {
+				st.compressMiss = 0
+				flags = uint8(s.sendAlg)
+				hdrStart := len(b.arena)
+				b.arena = wire.AppendDataHeader(b.arena, st.id, flags, offset, len(out))
+				if len(out) > 0 && cap(out) == cap(b.arena)-start && &out[:1][0] == &b.arena[start : start+1][0] {
+					b.arena = b.arena[:start+len(out)] // compressed in place
+				} else {
+					b.arena = append(b.arena, out...) // the codec had to grow its buffer
+				}
+				b.parts = append(b.parts, b.arena[hdrStart:])
+				b.size += wire.HeaderLen + 8 + len(out)
+				s.stats.rawOut.Add(int64(len(data)))
+				s.stats.compressedOut.Add(int64(len(out)))
+				s.stats.dataOut.Add(int64(len(data)))
+				return
+			}
+			st.compressMiss = min(st.compressMiss+1, 3)
+			st.compressSkip = 1<<st.compressMiss - 1
+		}
+	}
+	hdrStart := len(b.arena)
+	b.arena = wire.AppendDataHeader(b.arena, st.id, flags, offset, len(payload))
+	b.parts = append(b.parts, b.arena[hdrStart:], payload)
+	b.size += wire.HeaderLen + 8 + len(payload)
+	s.stats.dataOut.Add(int64(len(data)))
+}
+
+func isFrameSize(err error) bool { return errors.Is(err, wire.ErrFrameSize) }

@@ -1,0 +1,280 @@
+package websocket_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gws "github.com/gorilla/websocket"
+
+	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/websocket"
+)
+
+// benchMessage is the message size of the throughput benchmarks.
+const benchMessage = 64 << 10
+
+// Run with: go test -run x -bench . -benchtime 2s ./transport/websocket/
+//
+// Each benchmark moves b.N messages of 64 KiB over loopback in one direction, the writer and
+// the reader in their own goroutines, and reports MB/s. TCP is the ceiling, Gorilla is
+// gorilla/websocket used directly with the same buffer sizes as Conn, Conn is this package.
+
+func BenchmarkTCP(b *testing.B) {
+	for _, dir := range []string{"c2s", "s2c"} {
+		b.Run(dir, func(b *testing.B) {
+			client, server := tcpPair(b)
+			w, r := client, server
+			if dir == "s2c" {
+				w, r = server, client
+			}
+			msg, buf := make([]byte, benchMessage), make([]byte, benchMessage)
+			run(b, func() error {
+				for range b.N {
+					if _, err := w.Write(msg); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, func() error {
+				for range b.N {
+					if _, err := io.ReadFull(r, buf); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// BenchmarkGorilla uses gorilla directly; the deadline variants set a write deadline before
+// each message, as Conn does for Config.WriteTimeout, which costs a runtime timer update per
+// frame.
+func BenchmarkGorilla(b *testing.B) {
+	for _, name := range []string{"c2s", "s2c", "c2s/deadline", "s2c/deadline"} {
+		b.Run(name, func(b *testing.B) {
+			client, server := gorillaPair(b)
+			w, r := client, server
+			if strings.HasPrefix(name, "s2c") {
+				w, r = server, client
+			}
+			deadline := strings.HasSuffix(name, "deadline")
+			msg, buf := make([]byte, benchMessage), make([]byte, benchMessage+1)
+			run(b, func() error {
+				for range b.N {
+					if deadline {
+						w.SetWriteDeadline(time.Now().Add(websocket.DefaultWriteTimeout))
+					}
+					if err := w.WriteMessage(gws.BinaryMessage, msg); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, func() error {
+				for range b.N {
+					if err := readGorilla(r, buf); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func BenchmarkConn(b *testing.B) {
+	for _, dir := range []string{"c2s", "s2c"} {
+		for _, vectored := range []bool{false, true} {
+			name := dir
+			if vectored {
+				name += "/vectored"
+			}
+			b.Run(name, func(b *testing.B) {
+				client, server := connPair(b, "")
+				benchConn(b, dir, client, server, vectored)
+			})
+		}
+	}
+}
+
+// BenchmarkConnOverLink runs Conn through a LinkProxy emulating 50 ms RTT at 1 Gbit/s each
+// way: the transport should fill the link (~119 MB/s).
+func BenchmarkConnOverLink(b *testing.B) {
+	target := newBenchServer(b)
+	shape := transport.LinkShape{Latency: 25 * time.Millisecond, BytesPerSecond: 125_000_000}
+	proxy, err := transport.NewLinkProxy("127.0.0.1:0", target.addr, transport.LinkConfig{Upstream: shape, Downstream: shape})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer proxy.Close()
+	client, server := target.connect(b, proxy.Addr().String())
+	benchConn(b, "c2s", client, server, false)
+}
+
+func benchConn(b *testing.B, dir string, client, server transport.Conn, vectored bool) {
+	w, r := client, server
+	if dir == "s2c" {
+		w, r = server, client
+	}
+	msg := make([]byte, benchMessage)
+	parts := [][]byte{msg}
+	if vectored {
+		parts = [][]byte{msg[:16], msg[16:]} // a frame header and its payload
+	}
+	run(b, func() error {
+		for range b.N {
+			if err := w.WriteMessage(parts...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func() error {
+		for range b.N {
+			if _, err := r.ReadMessage(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// run times write and read running concurrently, b.N messages each. Besides MB/s it reports
+// cpu-ns/op, the process CPU time (user + system) per message: on a shared machine wall time
+// swings with other load, CPU time per message much less.
+func run(b *testing.B, write, read func() error) {
+	b.SetBytes(benchMessage)
+	b.ReportAllocs()
+	cpuBefore := cpuTime()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	var werr error
+	wg.Add(1)
+	go func() { defer wg.Done(); werr = write() }()
+	rerr := read()
+	wg.Wait()
+	b.StopTimer()
+	if werr != nil || rerr != nil {
+		b.Fatalf("write: %v, read: %v", werr, rerr)
+	}
+	b.ReportMetric(float64(cpuTime()-cpuBefore)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime returns the CPU time used by the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func tcpPair(b *testing.B) (net.Conn, net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+func gorillaPair(b *testing.B) (*gws.Conn, *gws.Conn) {
+	accepted := make(chan *gws.Conn, 1)
+	up := gws.Upgrader{ReadBufferSize: websocket.DefaultBufferSize, WriteBufferSize: websocket.DefaultBufferSize}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			b.Error(err)
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}))
+	b.Cleanup(srv.Close)
+	d := gws.Dialer{ReadBufferSize: websocket.DefaultBufferSize, WriteBufferSize: websocket.DefaultBufferSize}
+	client, resp, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	server := <-accepted
+	b.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// readGorilla reads one message into buf the way Conn does, without allocating.
+func readGorilla(ws *gws.Conn, buf []byte) error {
+	_, r, err := ws.NextReader()
+	if err != nil {
+		return err
+	}
+	for n := 0; ; {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// benchServer upgrades requests to Conns with the default Config.
+type benchServer struct {
+	addr     string
+	accepted chan transport.Conn
+}
+
+func newBenchServer(b *testing.B) *benchServer {
+	s := &benchServer{accepted: make(chan transport.Conn, 1)}
+	up := websocket.NewUpgrader(nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			b.Error(err)
+			close(s.accepted)
+			return
+		}
+		s.accepted <- c
+	}))
+	b.Cleanup(srv.Close)
+	s.addr = strings.TrimPrefix(srv.URL, "http://")
+	return s
+}
+
+// connect dials addr (the server itself or a proxy in front of it).
+func (s *benchServer) connect(b *testing.B, addr string) (transport.Conn, transport.Conn) {
+	client, resp, err := websocket.Dial(context.Background(), "ws://"+addr+"/", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	server := <-s.accepted
+	b.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+func connPair(b *testing.B, via string) (transport.Conn, transport.Conn) {
+	s := newBenchServer(b)
+	if via == "" {
+		via = s.addr
+	}
+	return s.connect(b, via)
+}

@@ -1,0 +1,207 @@
+package websocket
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/streamd/streamd/transport"
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxMessageSize is the default Config.MaxMessageSize: 1 MiB of frames plus 4 KiB
+	// for their headers.
+	DefaultMaxMessageSize = transport.DefaultMaxMessageSize + 4<<10
+	// DefaultBufferSize is the default Config.ReadBufferSize and WriteBufferSize.
+	DefaultBufferSize = 64<<10 + 1<<10
+	// DefaultHandshakeTimeout is the default Config.HandshakeTimeout.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultWriteTimeout is the default Config.WriteTimeout.
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultCloseTimeout is the default Config.CloseTimeout.
+	DefaultCloseTimeout = time.Second
+	// DefaultSubprotocol is the default Config.Subprotocol.
+	DefaultSubprotocol = "streamd.v1"
+
+	// maxMessageSizeCeiling is the largest MaxMessageSize accepted: 1 GiB.
+	maxMessageSizeCeiling = 1 << 30
+)
+
+var (
+	// ErrOriginNotAllowed is returned by Upgrade when the request's Origin is not allowed;
+	// the client got HTTP 403.
+	ErrOriginNotAllowed = errors.New("websocket: origin not allowed")
+	// ErrSubprotocol is returned when the peer does not speak Config.Subprotocol: by Upgrade
+	// (the client got HTTP 400) and by Dial.
+	ErrSubprotocol = errors.New("websocket: subprotocol not negotiated")
+	// ErrHandshake wraps any other failure of the opening handshake, from Dial or Upgrade.
+	ErrHandshake = errors.New("websocket: handshake failed")
+)
+
+// Config configures Dial and NewUpgrader. The zero value (and a nil *Config) means defaults.
+type Config struct {
+	// MaxMessageSize is the largest message read (gorilla's read limit) or written, in bytes;
+	// a larger one fails with transport.ErrMessageTooLarge and closes the Conn. Default 1 MiB +
+	// 4 KiB.
+	MaxMessageSize int64
+	// ReadBufferSize and WriteBufferSize size gorilla's I/O buffers, hence the largest frame
+	// written in one piece. Default 64 KiB + 1 KiB each.
+	ReadBufferSize, WriteBufferSize int
+	// AllowedOrigins is the server's Origin allow-list. Empty: same origin only (the Origin
+	// host must equal the request Host) or no Origin header (non-browser clients). An entry
+	// is "*" (any origin), a full origin ("https://app.example.com") or a host with optional
+	// port ("app.example.com:8443"); matching ignores case.
+	AllowedOrigins []string
+	// HandshakeTimeout bounds the opening handshake: all of it for Dial, writing the 101
+	// response for Upgrade (the http.Server's ReadHeaderTimeout bounds reading the request).
+	// Default 10 s.
+	HandshakeTimeout time.Duration
+	// WriteTimeout bounds each WriteMessage; a write that times out fails with
+	// transport.ErrWriteTimeout and closes the Conn. Default 30 s.
+	WriteTimeout time.Duration
+	// CloseTimeout bounds how long Close waits to send its close frame (it waits behind a
+	// frame being written) before it closes the socket anyway. Default 1 s.
+	CloseTimeout time.Duration
+	// Subprotocol is offered by Dial and required by Upgrade. Default "streamd.v1".
+	Subprotocol string
+	// TLSConfig is used by Dial for wss:// URLs; nil means Go's defaults.
+	TLSConfig *tls.Config
+}
+
+// Validate checks the fields; errors match transport.ErrInvalidConfig. A nil Config is valid.
+func (c *Config) Validate() error {
+	if c == nil {
+		return nil
+	}
+	switch {
+	case c.MaxMessageSize < 0 || c.MaxMessageSize > maxMessageSizeCeiling:
+		return invalid(fmt.Sprintf("MaxMessageSize %d is outside [0, %d]", c.MaxMessageSize, maxMessageSizeCeiling))
+	case c.ReadBufferSize < 0 || c.WriteBufferSize < 0:
+		return invalid("buffer sizes must not be negative")
+	case c.HandshakeTimeout < 0 || c.WriteTimeout < 0 || c.CloseTimeout < 0:
+		return invalid("timeouts must not be negative")
+	case c.Subprotocol != "" && !isToken(c.Subprotocol):
+		return invalid(fmt.Sprintf("Subprotocol %q is not an HTTP token", c.Subprotocol))
+	}
+	for _, o := range c.AllowedOrigins {
+		if _, err := parseAllowedOrigin(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func invalid(msg string) error {
+	return fmt.Errorf("%w: websocket.Config: %s", transport.ErrInvalidConfig, msg)
+}
+
+// withDefaults returns a copy of c (nil allowed) with zero fields set to their defaults.
+func (c *Config) withDefaults() Config {
+	var d Config
+	if c != nil {
+		d = *c
+	}
+	if d.MaxMessageSize == 0 {
+		d.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if d.ReadBufferSize == 0 {
+		d.ReadBufferSize = DefaultBufferSize
+	}
+	if d.WriteBufferSize == 0 {
+		d.WriteBufferSize = DefaultBufferSize
+	}
+	if d.HandshakeTimeout == 0 {
+		d.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if d.WriteTimeout == 0 {
+		d.WriteTimeout = DefaultWriteTimeout
+	}
+	if d.CloseTimeout == 0 {
+		d.CloseTimeout = DefaultCloseTimeout
+	}
+	if d.Subprotocol == "" {
+		d.Subprotocol = DefaultSubprotocol
+	}
+	return d
+}
+
+// isToken reports whether s is an HTTP token (RFC 7230), as a subprotocol must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// allowedOrigin is one parsed AllowedOrigins entry.
+type allowedOrigin struct {
+	any    bool
+	scheme string // "" matches any scheme
+	host   string // host[:port], lower case
+}
+
+func parseAllowedOrigin(s string) (allowedOrigin, error) {
+	if s == "*" {
+		return allowedOrigin{any: true}, nil
+	}
+	bad := func(why string) (allowedOrigin, error) {
+		return allowedOrigin{}, invalid(fmt.Sprintf("AllowedOrigins entry %q: %s", s, why))
+	}
+	if !strings.Contains(s, "://") {
+		if s == "" || strings.ContainsAny(s, "/?#@ ") {
+			return bad("want \"*\", scheme://host[:port] or host[:port]")
+		}
+		return allowedOrigin{host: strings.ToLower(s)}, nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return bad(err.Error())
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("scheme must be http or https")
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return bad("want scheme://host[:port] only")
+	}
+	return allowedOrigin{scheme: u.Scheme, host: strings.ToLower(u.Host)}, nil
+}
+
+// originPolicy decides which Origin headers Upgrade accepts.
+type originPolicy struct {
+	allowed []allowedOrigin // empty: same origin only
+}
+
+func newOriginPolicy(origins []string) originPolicy {
+	var p originPolicy
+	for _, o := range origins {
+		a, _ := parseAllowedOrigin(o) // validated by Config.Validate
+		p.allowed = append(p.allowed, a)
+	}
+	return p
+}
+
+// allows reports whether a request with the given Origin header values and Host may upgrade.
+func (p originPolicy) allows(origins []string, host string) bool {
+	if len(origins) == 0 {
+		return true // not a browser: browsers always send Origin on WebSocket requests
+	}
+	u, err := url.Parse(origins[0])
+	if err != nil || u.Host == "" {
+		return false // includes the opaque origin "null"
+	}
+	if len(p.allowed) == 0 {
+		return strings.EqualFold(u.Host, host)
+	}
+	for _, a := range p.allowed {
+		if a.any || (strings.EqualFold(u.Host, a.host) && (a.scheme == "" || strings.EqualFold(u.Scheme, a.scheme))) {
+			return true
+		}
+	}
+	return false
+}

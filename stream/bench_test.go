@@ -146,6 +146,11 @@ func benchSession(b *testing.B, kind Kind, streams int) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	if st := sess.Stats(); kind == Upload && st.MessagesOut > 0 {
+		b.ReportMetric(float64(st.BytesOut)/float64(st.MessagesOut), "B/msg")
+	} else if st.MessagesIn > 0 {
+		b.ReportMetric(float64(st.BytesIn)/float64(st.MessagesIn), "B/msg")
+	}
 }
 
 func writeN(w io.Writer, n int64) error {

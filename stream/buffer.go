@@ -71,6 +71,25 @@ func (q *chunkQueue) write(p []byte, limit int) int {
 	return n
 }
 
+// appendChunk adds a chunk the caller filled outside the lock (its len is the
+// data). Copying large writes before taking the stream's lock keeps the lock
+// hold time independent of the write size.
+func (q *chunkQueue) appendChunk(c []byte) {
+	q.chunks = append(q.chunks, c)
+	q.size += len(c)
+}
+
+// fillChunks copies p into new pooled chunks of up to largeChunk bytes.
+func fillChunks(p []byte, out [][]byte) [][]byte {
+	for len(p) > 0 {
+		c := getChunk(largeChunk)
+		n := min(len(p), cap(c))
+		out = append(out, append(c, p[:n]...))
+		p = p[n:]
+	}
+	return out
+}
+
 // read copies up to len(p) bytes out and returns chunks it emptied to the pool.
 // Used on the receive side, where nothing else references the chunks.
 func (q *chunkQueue) read(p []byte) int {

@@ -25,6 +25,7 @@ func (s *Session) readLoop() {
 		}
 		s.lastRecv.Store(nanotime())
 		s.stats.bytesIn.Add(int64(len(msg)))
+		s.stats.msgsIn.Add(1)
 		for len(msg) > 0 {
 			h, payload, n, err := wire.ParseFrame(msg, lim)
 			if err != nil {
@@ -201,6 +202,12 @@ func (s *Session) onData(f wire.Data, scratch *[]byte) error {
 		st.fail(&StreamError{StreamID: st.id, Code: CodeProtocol, Reason: fmt.Sprintf("DATA on the sending side of a %v stream", st.kind)}, true)
 		return nil
 	}
+	// Large frames are copied into a chunk before taking the stream's lock, so
+	// the application's Read is not held up by the copy.
+	var chunk []byte
+	if len(data) >= smallChunk {
+		chunk = append(getChunk(len(data)), data...)
+	}
 	st.mu.Lock()
 	if st.state.Terminal() {
 		st.mu.Unlock()
@@ -220,7 +227,11 @@ func (s *Session) onData(f wire.Data, scratch *[]byte) error {
 		st.fail(&StreamError{StreamID: st.id, Code: code, Reason: err.Error()}, true)
 		return nil
 	}
-	st.recvQ.write(data, math.MaxInt)
+	if chunk != nil {
+		st.recvQ.appendChunk(chunk)
+	} else {
+		st.recvQ.write(data, math.MaxInt)
+	}
 	st.recvTotal += uint64(len(data))
 	st.mu.Unlock()
 	s.stats.dataIn.Add(int64(len(data)))

@@ -91,6 +91,7 @@ type Session struct {
 
 type sessionStats struct {
 	bytesIn, bytesOut     atomic.Int64 // transport bytes
+	msgsIn, msgsOut       atomic.Int64 // transport messages
 	dataIn, dataOut       atomic.Int64 // stream data bytes (decompressed)
 	rawOut, compressedOut atomic.Int64 // data bytes before and after compression
 }
@@ -99,6 +100,9 @@ type sessionStats struct {
 type Stats struct {
 	// BytesIn and BytesOut count transport message bytes.
 	BytesIn, BytesOut int64
+	// MessagesIn and MessagesOut count transport messages (BytesOut/MessagesOut
+	// is the writer's average batch).
+	MessagesIn, MessagesOut int64
 	// DataIn and DataOut count stream data bytes as the application sees them.
 	DataIn, DataOut int64
 	// CompressedIn counts data bytes that were compressed on the wire; the
@@ -117,6 +121,7 @@ func (s *Session) Stats() Stats {
 	s.mu.Unlock()
 	return Stats{
 		BytesIn: s.stats.bytesIn.Load(), BytesOut: s.stats.bytesOut.Load(),
+		MessagesIn: s.stats.msgsIn.Load(), MessagesOut: s.stats.msgsOut.Load(),
 		DataIn: s.stats.dataIn.Load(), DataOut: s.stats.dataOut.Load(),
 		RawOut: s.stats.rawOut.Load(), CompressedOut: s.stats.compressedOut.Load(),
 		Streams: n, RTT: s.rttStats.Smoothed(),

@@ -322,9 +322,30 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 			st.mu.Unlock()
 			return written, ErrWriteClosed
 		}
-		n := st.sendQ.write(p, st.sendLimit)
-		if n > 0 && st.hashOut != nil {
-			st.hashOut.Write(p[:n])
+		var n int
+		if room := st.sendLimit - st.sendQ.size; room >= smallChunk && len(p) >= smallChunk {
+			// Large write: copy and hash outside the lock (one Write at a
+			// time, so the room cannot shrink meanwhile).
+			n = min(len(p), room)
+			st.mu.Unlock()
+			chunks := fillChunks(p[:n], nil)
+			if st.hashOut != nil {
+				st.hashOut.Write(p[:n])
+			}
+			st.mu.Lock()
+			if st.state.Terminal() || st.closeSent {
+				err := st.terminalErrLocked()
+				st.mu.Unlock()
+				return written, err
+			}
+			for _, c := range chunks {
+				st.sendQ.appendChunk(c)
+			}
+		} else {
+			n = st.sendQ.write(p, st.sendLimit)
+			if n > 0 && st.hashOut != nil {
+				st.hashOut.Write(p[:n])
+			}
 		}
 		p = p[n:]
 		written += n

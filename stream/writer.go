@@ -78,6 +78,7 @@ func (s *Session) writeLoop() {
 					return
 				}
 				s.stats.bytesOut.Add(int64(b.size))
+				s.stats.msgsOut.Add(1)
 				for _, st := range b.done {
 					st.maybeComplete()
 				}
@@ -112,7 +113,7 @@ func (s *Session) keepalive() error {
 
 // fill packs the next message into b and reports whether the session is closing.
 func (s *Session) fill(b *batch) (closing bool) {
-	limit := s.maxMessage
+	limit := min(s.maxMessage, batchBytes)
 	s.wmu.Lock()
 	for b.size < limit {
 		f, ok := s.control.Pop()
@@ -261,3 +262,8 @@ func (s *Session) appendData(st *Stream, b *batch, offset uint64, data []byte) {
 }
 
 func isFrameSize(err error) bool { return errors.Is(err, wire.ErrFrameSize) }
+
+// batchBytes caps one transport message. Bigger batches mean fewer writes, but
+// the receiver can parse nothing until a whole message has arrived, so past a
+// few frames they only add latency and cost pipelining between the two ends.
+var batchBytes = 256 << 10

@@ -43,9 +43,11 @@ type Server struct {
 	upgrader *websocket.Upgrader
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[*Session]struct{}
-	draining bool
+	mu            sync.Mutex
+	sessions      map[*Session]struct{}
+	draining      bool
+	sessionsTotal int64
+	ended         Stats // counters of sessions that have ended
 }
 
 // NewServer returns a server routing through mux.
@@ -127,6 +129,7 @@ func (srv *Server) serve(conn transport.Conn, principal string, authenticated bo
 	}
 	srv.mu.Lock()
 	srv.sessions[s] = struct{}{}
+	srv.sessionsTotal++
 	draining := srv.draining
 	srv.mu.Unlock()
 	if draining { // finished its handshake while Shutdown ran
@@ -136,6 +139,7 @@ func (srv *Server) serve(conn transport.Conn, principal string, authenticated bo
 	s.Close()
 	srv.mu.Lock()
 	delete(srv.sessions, s)
+	addStats(&srv.ended, s.Stats())
 	srv.mu.Unlock()
 	if err := s.Err(); err != nil && !isNormalClose(err) {
 		return err

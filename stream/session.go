@@ -94,6 +94,8 @@ type sessionStats struct {
 	msgsIn, msgsOut       atomic.Int64 // transport messages
 	dataIn, dataOut       atomic.Int64 // stream data bytes (decompressed)
 	rawOut, compressedOut atomic.Int64 // data bytes before and after compression
+	creditStalls          atomic.Int64 // times a stream had data but no credit
+	streamsOpened         atomic.Int64 // streams opened by either side
 }
 
 // Stats is a snapshot of a session's counters.
@@ -108,6 +110,11 @@ type Stats struct {
 	// CompressedIn counts data bytes that were compressed on the wire; the
 	// compression ratio of outgoing data is DataOut / (DataOut - RawOut + CompressedOut).
 	RawOut, CompressedOut int64
+	// CreditStalls counts the times the writer found a stream with data queued
+	// but no credit left (the peer's reader is the bottleneck).
+	CreditStalls int64
+	// StreamsOpened counts the streams opened on the session by either side.
+	StreamsOpened int64
 	// Streams is the number of open streams.
 	Streams int
 	// RTT is the smoothed round-trip time from PING/PONG.
@@ -124,6 +131,7 @@ func (s *Session) Stats() Stats {
 		MessagesIn: s.stats.msgsIn.Load(), MessagesOut: s.stats.msgsOut.Load(),
 		DataIn: s.stats.dataIn.Load(), DataOut: s.stats.dataOut.Load(),
 		RawOut: s.stats.rawOut.Load(), CompressedOut: s.stats.compressedOut.Load(),
+		CreditStalls: s.stats.creditStalls.Load(), StreamsOpened: s.stats.streamsOpened.Load(),
 		Streams: n, RTT: s.rttStats.Smoothed(),
 	}
 }

@@ -143,6 +143,7 @@ func newStream(sess *Session, id uint32, kind Kind, route string, local bool, me
 		st.hashIn = sha256.New()
 	}
 	st.progress.start(time.Now(), totalFromMeta(meta))
+	sess.stats.streamsOpened.Add(1)
 	return st
 }
 

@@ -207,6 +207,9 @@ func (s *Session) takeFrame(st *Stream, b *batch, room int) {
 	again := st.sendReadyLocked()
 	if !again {
 		st.scheduled = false
+		if st.sendQ.size > 0 && st.sendWin.Available() == 0 {
+			s.stats.creditStalls.Add(1)
+		}
 	}
 	st.mu.Unlock()
 	if freed {

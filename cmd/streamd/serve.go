@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streamd/streamd/stream"
+	"github.com/streamd/streamd/stream/metrics"
 	"github.com/streamd/streamd/stream/files"
 )
 
@@ -85,6 +86,7 @@ func runServe(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.L
 	}
 	handler := http.NewServeMux()
 	handler.Handle(endpointPath, srv)
+	handler.Handle("GET /metrics", metrics.Handler(srv))
 	handler.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok") //nolint:errcheck // the client went away

@@ -16,7 +16,7 @@ import (
 func (s *Session) readLoop() {
 	defer s.loops.Done()
 	lim := wire.Limits{MaxFrame: uint32(s.maxFrame)}
-	scratch := make([]byte, 0, s.maxFrame+1)
+	var scratch []byte // for decompressed frames; allocated on first use
 	for {
 		msg, err := s.conn.ReadMessage()
 		if err != nil {
@@ -179,6 +179,9 @@ func (s *Session) decompress(flags uint8, data []byte, scratch *[]byte) ([]byte,
 	}
 	if int(alg) >= len(s.recvAlgs) || !s.recvAlgs[alg] {
 		return nil, fmt.Errorf("%w: algorithm %v was not negotiated", ErrCompression, alg)
+	}
+	if *scratch == nil {
+		*scratch = make([]byte, 0, s.maxFrame+1)
 	}
 	out, err := s.codec.Decompress(alg, (*scratch)[:0], data, s.maxFrame)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/streamd/streamd/stream/internal/compress"
@@ -51,9 +52,8 @@ func (b *batch) add(frame []byte) {
 func (s *Session) writeLoop() {
 	defer s.loops.Done()
 	defer close(s.writerDone)
-	// The arena holds control frames and compressed data; it is sized so that a
-	// full message never reallocates it (parts point into it).
-	b := &batch{arena: make([]byte, 0, 2*s.maxMessage+4096)}
+	b := &batch{}
+	defer func() { putArena(b.arena) }()
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
 	for {
@@ -67,6 +67,9 @@ func (s *Session) writeLoop() {
 			}
 		case <-s.done:
 			return
+		}
+		if b.arena == nil {
+			b.arena = getArena()
 		}
 		for {
 			closing := s.fill(b)
@@ -91,6 +94,9 @@ func (s *Session) writeLoop() {
 				return
 			}
 			if empty {
+				// Going idle: an idle session holds no batch memory.
+				putArena(b.arena)
+				b.arena = nil
 				break
 			}
 		}
@@ -270,3 +276,18 @@ func isFrameSize(err error) bool { return errors.Is(err, wire.ErrFrameSize) }
 // the receiver can parse nothing until a whole message has arrived, so past a
 // few frames they only add latency and cost pipelining between the two ends.
 var batchBytes = 256 << 10
+
+// arenaPool holds writer arenas: control frames, headers and compressed data of
+// one batch. An arena is sized so that a full batch never reallocates it (the
+// batch's parts point into it); sessions borrow one only while they write.
+var arenaPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*batchBytes+8192); return &b }}
+
+func getArena() []byte { return (*arenaPool.Get().(*[]byte))[:0] }
+
+func putArena(b []byte) {
+	if b == nil || cap(b) < 2*batchBytes+8192 {
+		return
+	}
+	b = b[:0]
+	arenaPool.Put(&b)
+}

@@ -64,7 +64,7 @@ func TestMetricsMoveWithATransfer(t *testing.T) {
 	require.Positive(t, scrape(t, ms.URL, "streamd_receive_window_bytes"))
 
 	data := []byte(strings.Repeat("a log line that compresses well\n", 1<<15)) // 1 MiB
-	go func() { st.Write(data); st.Close() }() //nolint:errcheck // observed on the server
+	go func() { st.Write(data); st.Close() }()                                 //nolint:errcheck // observed on the server
 	before := scrape(t, ms.URL, `streamd_data_bytes_total{direction="in"}`)
 	close(hold)
 	<-st.Done()

@@ -82,9 +82,10 @@ type Session struct {
 	events     chan event
 	eventsOnce sync.Once
 
-	lastRecv atomic.Int64     // unix nanos of the last message received
-	pingSent atomic.Int64     // unix nanos of the outstanding PING, 0 if none
-	rttStats flowctl.RTTStats // smoothed round-trip time, shared by all receive windows
+	lastRecv  atomic.Int64     // unix nanos of the last message received
+	pingSent  atomic.Int64     // unix nanos of the outstanding PING, 0 if none
+	lastProbe atomic.Int64     // unix nanos of the last PING sent
+	rttStats  flowctl.RTTStats // smoothed round-trip time, shared by all receive windows
 
 	stats sessionStats
 }
@@ -173,6 +174,7 @@ func (s *Session) start() {
 	s.loops.Add(2)
 	go s.readLoop()
 	go s.writeLoop()
+	s.probeRTT() //nolint:errcheck // an RTT sample from the start, for window auto-tuning
 }
 
 // MaxFrame returns the negotiated largest payload of one frame: the most an

@@ -108,14 +108,24 @@ func (s *Session) keepalive() error {
 	if idle := time.Duration(nanotime() - s.lastRecv.Load()); idle > s.cfg.IdleTimeout {
 		return &ConnError{Code: CodeTimeout, Reason: "no frames from peer for " + idle.Round(time.Millisecond).String()}
 	}
+	return s.probeRTT()
+}
+
+// probeRTT sends a PING unless one is outstanding. PONGs feed the RTT estimate
+// that window auto-tuning compares consumption against.
+func (s *Session) probeRTT() error {
 	now := nanotime()
 	if !s.pingSent.CompareAndSwap(0, now) {
 		return nil // previous PING unanswered; the idle check covers a dead peer
 	}
+	s.lastProbe.Store(now)
 	var data [8]byte
 	binary.BigEndian.PutUint64(data[:], uint64(now))
 	return s.queueControl(wire.Ping{Data: data}.Append(nil))
 }
+
+// minProbeInterval spaces the RTT probes sent while streams stall on credit.
+const minProbeInterval = int64(100 * time.Millisecond)
 
 // fill packs the next message into b and reports whether the session is closing.
 func (s *Session) fill(b *batch) (closing bool) {
@@ -215,6 +225,11 @@ func (s *Session) takeFrame(st *Stream, b *batch, room int) {
 		st.scheduled = false
 		if st.sendQ.size > 0 && st.sendWin.Available() == 0 {
 			s.stats.creditStalls.Add(1)
+			// A stall is when a fresh RTT sample helps the peer's window
+			// auto-tuning; PINGs between keepalives keep it current.
+			if nanotime()-s.lastProbe.Load() > minProbeInterval {
+				s.probeRTT() //nolint:errcheck // a full control queue ends the session elsewhere
+			}
 		}
 	}
 	st.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/stream/internal/wire"
+	"github.com/streamd/streamd/transport"
 	"github.com/streamd/streamd/transport/websocket"
 )
 
@@ -360,3 +362,37 @@ func TestControlQueueFlood(t *testing.T) {
 }
 
 var _ = binary.BigEndian
+
+func TestOversizedMessageIsTypedError(t *testing.T) {
+	srv, _ := uploadServer(t, &Config{MaxMessage: 256 << 10})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	conn, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil, &websocket.Config{MaxMessageSize: 4 << 20})
+	require.NoError(t, err)
+	p := &rawPeer{t: t, conn: conn, lim: wire.Limits{MaxFrame: 64 << 10}}
+	p.send(wire.Hello{JSON: []byte(`{"versions":[1],"maxFrame":65536,"maxMessage":4194304}`)}.Append(nil))
+	h, payload := p.next()
+	require.Equal(t, wire.TypeWelcome, h.Type)
+	var w map[string]any
+	require.NoError(t, json.Unmarshal(payload, &w))
+	require.EqualValues(t, 256<<10, w["maxMessage"], "the smaller maxMessage binds both sides")
+
+	// 2 MiB of PINGs in one message: over the server's 256 KiB limit.
+	err = conn.WriteMessage(bytes.Repeat(wire.Ping{}.Append(nil), (2<<20)/18))
+	for err == nil {
+		_, err = conn.ReadMessage()
+	}
+	require.ErrorIs(t, err, transport.ErrMessageTooLarge, "the server refuses the message with close code 1009")
+	waitFor(t, func() bool { return srv.NumSessions() == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -456,6 +456,9 @@ func (s *Session) queueCredit(st *Stream) {
 }
 
 func (s *Session) transportError(err error) error {
+	if errors.Is(err, transport.ErrMessageTooLarge) {
+		return &ConnError{Code: CodeMessageTooLarge, Reason: fmt.Sprintf("transport message over %d bytes", s.maxMessage), Err: err}
+	}
 	return &ConnError{Code: CodeInternal, Reason: "transport", Err: err}
 }
 

@@ -39,7 +39,7 @@ func (r *tuneRig) pump(t *testing.T, bytesPerSec float64, total, maxSize uint64)
 	end := w.Consumed() + total
 	for steps := 0; w.Consumed() < end; steps++ {
 		require.Less(t, steps, 1_000_000, "no progress")
-		if w.Received() < w.Limit() {
+		for w.Received() < w.Limit() {
 			require.NoError(t, w.OnData(w.Received(), min(frame, w.Limit()-w.Received())))
 		}
 		n := min(frame, w.Buffered(), end-w.Consumed())
@@ -158,4 +158,22 @@ func TestFakeClock(t *testing.T) {
 	require.Equal(t, start, c.Now())
 	c.Advance(time.Second)
 	require.Equal(t, start.Add(time.Second), c.Now())
+}
+
+// TestAutoTuneNeedsCreditExhaustion: a fast reader whose peer never runs out of
+// credit (a short path: CREDIT arrives before the sender used half its window)
+// does not grow the window, however fast it consumes. Growing it would only put
+// more bytes in flight, queued in socket buffers ahead of small messages.
+func TestAutoTuneNeedsCreditExhaustion(t *testing.T) {
+	r := newTuneRig(flowctl.RecvConfig{}, 10*time.Millisecond)
+	w := r.w
+	initial := w.Size()
+	for w.Consumed() < 64*mib {
+		// The sender keeps one frame in flight, far below its credit.
+		require.NoError(t, w.OnData(w.Received(), 16*kib))
+		r.clk.Advance(time.Microsecond) // consumption much faster than the RTT allows
+		w.OnConsume(16 * kib)
+		w.PendingGrant()
+	}
+	require.Equal(t, initial, w.Size())
 }

@@ -49,6 +49,7 @@ func (c *FakeClock) Advance(d time.Duration) {
 // use; the zero value has no estimate yet. A nil *RTTStats reads as no estimate.
 type RTTStats struct {
 	smoothed atomic.Int64 // nanoseconds; 0 = no sample yet
+	min      atomic.Int64 // nanoseconds; 0 = no sample yet
 }
 
 // AddSample folds one RTT measurement into the smoothed RTT (exponentially weighted, gain
@@ -56,6 +57,12 @@ type RTTStats struct {
 func (r *RTTStats) AddSample(d time.Duration) {
 	if d <= 0 {
 		return
+	}
+	for {
+		old := r.min.Load()
+		if old != 0 && old <= int64(d) || r.min.CompareAndSwap(old, int64(d)) {
+			break
+		}
 	}
 	for {
 		old := r.smoothed.Load()
@@ -70,6 +77,15 @@ func (r *RTTStats) AddSample(d time.Duration) {
 			return
 		}
 	}
+}
+
+// Min returns the smallest RTT seen, or 0 before the first sample: the path's
+// latency without the queueing that bulk data adds to later samples.
+func (r *RTTStats) Min() time.Duration {
+	if r == nil {
+		return 0
+	}
+	return time.Duration(r.min.Load())
 }
 
 // Smoothed returns the smoothed RTT, or 0 before the first sample.

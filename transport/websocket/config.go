@@ -1,9 +1,11 @@
 package websocket
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -70,6 +72,9 @@ type Config struct {
 	Subprotocol string
 	// TLSConfig is used by Dial for wss:// URLs; nil means Go's defaults.
 	TLSConfig *tls.Config
+	// NetDialContext, if set, makes Dial's TCP (or other) connection instead of
+	// net.Dialer: through a link emulator, a proxy, or a test harness's network.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Validate checks the fields; errors match transport.ErrInvalidConfig. A nil Config is valid.

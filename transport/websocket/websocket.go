@@ -23,6 +23,7 @@ func Dial(ctx context.Context, url string, header http.Header, cfg *Config) (tra
 	d := gws.Dialer{
 		Proxy:             http.ProxyFromEnvironment,
 		TLSClientConfig:   c.TLSConfig,
+		NetDialContext:    c.NetDialContext,
 		HandshakeTimeout:  c.HandshakeTimeout,
 		ReadBufferSize:    c.ReadBufferSize,
 		WriteBufferSize:   c.WriteBufferSize,

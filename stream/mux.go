@@ -43,8 +43,10 @@ func NewMux() *Mux {
 	}
 }
 
-// Handle registers h for streams of kind opened on route. It panics on an
-// invalid or duplicate registration, like http.ServeMux.
+// Handle registers h for streams of kind opened on route. A route ending in
+// "/" also serves every route below it that has no handler of its own (the
+// longest such prefix wins). It panics on an invalid or duplicate
+// registration, like http.ServeMux.
 func (m *Mux) Handle(route string, kind Kind, h StreamHandler) {
 	if route == "" || len(route) > 255 || !kind.Valid() || h == nil {
 		panic(fmt.Sprintf("stream: invalid handler registration %q/%v", route, kind))
@@ -84,7 +86,19 @@ func (m *Mux) streamHandler(route string, kind Kind) StreamHandler {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.streams[routeKey{route, kind}]
+	if h := m.streams[routeKey{route, kind}]; h != nil {
+		return h
+	}
+	// A route registered with a trailing slash serves every route under it
+	// (longest prefix wins), like http.ServeMux: "topic/" serves "topic/logs".
+	for i := len(route) - 1; i > 0; i-- {
+		if route[i] == '/' {
+			if h := m.streams[routeKey{route[:i+1], kind}]; h != nil {
+				return h
+			}
+		}
+	}
+	return nil
 }
 
 func (m *Mux) requestHandler(name string) RequestHandler {

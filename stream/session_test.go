@@ -434,3 +434,29 @@ func TestNoGoroutineLeakAfter10kStreams(t *testing.T) {
 		require.Eventually(t, func() bool { return sess.NumStreams() == 0 }, 5*time.Second, 10*time.Millisecond)
 	})
 }
+
+func TestPrefixRoutes(t *testing.T) {
+	got := make(chan string, 4)
+	forEachTransport(t, nil, func(m *Mux) {
+		serve := func(name string) StreamHandler {
+			return func(ctx context.Context, st *Stream) error {
+				got <- name + ":" + st.Route()
+				return WithCode(CodeNotFound, errors.New("done"))
+			}
+		}
+		m.Handle("topic/", Download, serve("prefix"))
+		m.Handle("topic/special", Download, serve("exact"))
+		m.Handle("topic/a/", Download, serve("longer"))
+	}, func(t *testing.T, env *testEnv) {
+		sess := env.mustDial(nil)
+		for _, route := range []string{"topic/logs", "topic/special", "topic/a/b"} {
+			_, err := sess.Open(context.Background(), OpenOptions{Route: route, Kind: Download})
+			require.ErrorIs(t, err, ErrNotFound)
+		}
+		require.Equal(t, "prefix:topic/logs", <-got)
+		require.Equal(t, "exact:topic/special", <-got)
+		require.Equal(t, "longer:topic/a/b", <-got)
+		_, err := sess.Open(context.Background(), OpenOptions{Route: "other", Kind: Download})
+		require.ErrorIs(t, err, ErrNoRoute)
+	})
+}

@@ -23,7 +23,7 @@ type Collector struct {
 	sessions, sessionsTotal, streams, streamsOpened *prometheus.Desc
 	transportBytes, transportMessages, dataBytes    *prometheus.Desc
 	compressionBytes, creditStalls, windowBytes     *prometheus.Desc
-	controlQueue                                    *prometheus.Desc
+	controlQueue, resumes, disconnects, resent      *prometheus.Desc
 }
 
 // NewCollector returns a collector for srv.
@@ -44,6 +44,9 @@ func NewCollector(srv *stream.Server) *Collector {
 		creditStalls:      d("credit_stalls_total", "Times a stream had data queued but no credit."),
 		windowBytes:       d("receive_window_bytes", "Sum of the live streams' receive windows (auto-tuned)."),
 		controlQueue:      d("control_queue_frames", "Control frames waiting in session writers."),
+		resumes:           d("resumes_total", "Transports re-attached to a parked session (session resume)."),
+		disconnects:       d("disconnects_total", "Transports lost by resumable sessions."),
+		resent:            d("resent_bytes_total", "Stream data bytes sent again after resumes."),
 	}
 }
 
@@ -51,7 +54,7 @@ func NewCollector(srv *stream.Server) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sessions, c.sessionsTotal, c.streams, c.streamsOpened,
 		c.transportBytes, c.transportMessages, c.dataBytes, c.compressionBytes, c.creditStalls,
-		c.windowBytes, c.controlQueue} {
+		c.windowBytes, c.controlQueue, c.resumes, c.disconnects, c.resent} {
 		ch <- d
 	}
 }
@@ -88,6 +91,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.creditStalls, t.CreditStalls)
 	gauge(c.windowBytes, float64(st.ReceiveWindowBytes))
 	gauge(c.controlQueue, float64(st.QueuedControl))
+	counter(c.resumes, t.Resumes)
+	counter(c.disconnects, t.Disconnects)
+	counter(c.resent, t.Resent)
 }
 
 // Handler returns an http.Handler serving srv's metrics, the Go runtime's and

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/stream"
+	"github.com/streamd/streamd/stream/broadcast"
 )
 
 // scrape returns the value of the sample whose line starts with prefix.
@@ -76,4 +77,23 @@ func TestMetricsMoveWithATransfer(t *testing.T) {
 	require.Less(t, scrape(t, ms.URL, `streamd_transport_bytes_total{direction="in"}`), float64(len(data)), "compressed on the wire")
 	require.Equal(t, 1.0, scrape(t, ms.URL, "streamd_streams_opened_total"))
 	require.Zero(t, scrape(t, ms.URL, `streamd_streams{kind="upload",state="active"}`))
+}
+
+func TestBroadcastMetrics(t *testing.T) {
+	m, err := broadcast.NewMemory(nil)
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.CreateTopic("logs", nil)
+	require.NoError(t, err)
+	_, err = m.Publish("logs", []byte("line 1"))
+	require.NoError(t, err)
+	_, err = m.Publish("logs", []byte("line 2"))
+	require.NoError(t, err)
+	srv, err := stream.NewServer(stream.NewMux(), nil)
+	require.NoError(t, err)
+	ms := httptest.NewServer(Handler(srv, NewBroadcastCollector(m)))
+	defer ms.Close()
+	require.Equal(t, 2.0, scrape(t, ms.URL, `streamd_topic_published_records_total{topic="logs"}`))
+	require.Zero(t, scrape(t, ms.URL, `streamd_topic_subscribers{topic="logs"}`))
+	require.Zero(t, scrape(t, ms.URL, `streamd_resumes_total`))
 }

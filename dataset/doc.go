@@ -15,6 +15,13 @@
 // Arrow and Parquet formats need no conversion; Row and RowsToRecord /
 // RecordRows convert between rows of Go values and columns.
 //
+// On a streamd session (package stream), a Catalog on the server maps
+// dataset names to sources (files, SQL queries, the demo table, Go
+// functions) and serves them on the dataset/export route; on the client,
+// OpenExport returns an ExportReader (a Source of the batches as they
+// arrive), Export drives callbacks and a sink, and ExportFile writes a file,
+// resumable for CSV and JSON Lines (docs/DATASET.md §13).
+//
 // Memory: sources hold about one batch (Arrow and Parquet files: one of the
 // file's own batches or pages); batches are cut at ProducerConfig.BatchRows
 // rows or BatchBytes bytes, whichever comes first; decoders check every
@@ -32,7 +39,11 @@
 // check it at least every few hundred rows, and SQLSource also cancels the
 // query through the context given to NewSQLSource. The package starts no
 // goroutines of its own (the Parquet reader's parallel column decoding is
-// left off), so nothing outlives a Close.
+// left off), so nothing outlives a Close — with one exception: a Catalog
+// seeds its demo table (AddDemo) in a goroutine that Catalog.Close cancels
+// and waits for. A Catalog is safe for concurrent use; its export handlers
+// run on the stream's handler goroutines and end with their streams. An
+// ExportReader, like every Source, is used by one goroutine.
 //
 // Arrow record batches returned by Source.Next and Consumer.Decode belong
 // to the caller, who must Release them; Sink.Write does not take ownership.

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/streamd/streamd/stream/internal/wire"
 	"github.com/streamd/streamd/transport"
 	"github.com/streamd/streamd/transport/websocket"
+	"github.com/streamd/streamd/transport/webtransport"
 )
 
 // DialOptions configure Dial. A nil *DialOptions means defaults.
@@ -22,9 +23,16 @@ type DialOptions struct {
 	Header http.Header
 	// Token is a bearer credential, sent as "Authorization: Bearer …" and in HELLO.
 	Token string
+	// Transport picks WebSocket or WebTransport (default: by URL scheme; see
+	// TransportKind).
+	Transport TransportKind
+	// WebTransport tunes the WebTransport transport (nil: defaults sized to the
+	// message; certificate hashes discovered when dialing a ws:// URL).
+	WebTransport *webtransport.Config
 }
 
-// Dial connects to a streamd server at url (ws:// or wss://) and performs the
+// Dial connects to a streamd server at url (ws:// or wss:// for WebSocket,
+// https:// for WebTransport; see DialOptions.Transport) and performs the
 // handshake.
 func Dial(ctx context.Context, url string, opts *DialOptions) (*Session, error) {
 	if opts == nil {
@@ -33,21 +41,8 @@ func Dial(ctx context.Context, url string, opts *DialOptions) (*Session, error) 
 	if err := opts.Config.Validate(); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://") {
-		return nil, fmt.Errorf("%w: unsupported url scheme in %q (want ws:// or wss://)", ErrInvalidArgument, url)
-	}
-	header := opts.Header.Clone()
-	if header == nil {
-		header = http.Header{}
-	}
-	if opts.Token != "" {
-		header.Set("Authorization", "Bearer "+opts.Token)
-	}
-	conn, resp, err := websocket.Dial(ctx, url, header, wsConfigFor(opts.WebSocket, opts.Config))
+	conn, err := DialTransport(ctx, url, opts)
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, &ConnError{Code: CodeUnauthorized, Reason: resp.Status, Err: err}
-		}
 		return nil, err
 	}
 	return Client(ctx, conn, opts.Config, opts.Token)
@@ -70,6 +65,12 @@ func wsConfigFor(ws *websocket.Config, cfg *Config) *websocket.Config {
 // Client runs the client side of the handshake over an established transport
 // and starts the session. token, if set, is sent in HELLO.
 func Client(ctx context.Context, conn transport.Conn, cfg *Config, token string) (*Session, error) {
+	return clientHandshake(ctx, conn, cfg, token, false)
+}
+
+// clientHandshake is Client; resumable asks the server for a resumable session
+// (ReconnectingClient does).
+func clientHandshake(ctx context.Context, conn transport.Conn, cfg *Config, token string, resumable bool) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		conn.Close()
 		return nil, err
@@ -83,6 +84,7 @@ func Client(ctx context.Context, conn transport.Conn, cfg *Config, token string)
 		Window:      s.cfg.StreamWindow,
 		Auth:        token,
 		Client:      "streamd-go/1",
+		Resumable:   resumable,
 	}
 	if hello.Compression == nil {
 		hello.Compression = []string{}
@@ -122,6 +124,11 @@ func Client(ctx context.Context, conn transport.Conn, cfg *Config, token string)
 	s.id = w.Session
 	s.peerMaxStreams = w.MaxStreams
 	s.resumeToken = w.ResumeToken
+	if resumable && w.ResumeToken != "" {
+		s.rs = newSessionResume(w.ResumeToken, time.Duration(w.ResumeTTL)*time.Second)
+		hello.Resumable = false
+		s.rs.hello = hello
+	}
 	s.start()
 	return s, nil
 }

@@ -30,6 +30,13 @@ type Config struct {
 	// SendBuffer is how many bytes a Write may queue per stream before it blocks.
 	// Default 256 KiB.
 	SendBuffer int
+	// ReplayBuffer caps the bytes a stream of a resumable session keeps after
+	// sending them, until the peer acknowledges them (docs/RESUME.md). An
+	// honest peer acknowledges within one receive window, so the cap only
+	// matters against a peer that grants credit but never acknowledges; bytes
+	// dropped for it become a gap error if the peer resumes from before them.
+	// Stream.SetReplayBuffer overrides it per stream. Default 16 MiB.
+	ReplayBuffer int
 	// MaxStreams is the most concurrent streams the peer may open. Default 1000.
 	MaxStreams int
 	// MaxQueuedControl caps queued control frames (PONG, ERROR, ...). A peer that
@@ -72,6 +79,7 @@ const (
 	DefaultMaxStreamWindow   = 16 << 20
 	DefaultConnWindow        = 64 << 20
 	DefaultSendBuffer        = 256 << 10
+	DefaultReplayBuffer      = 16 << 20
 	DefaultMaxStreams        = 1000
 	DefaultMaxQueuedControl  = 1024
 	DefaultMaxQueuedEvents   = 1024
@@ -108,6 +116,7 @@ func (c *Config) withDefaults() Config {
 	setInt(&out.MaxStreamWindow, DefaultMaxStreamWindow)
 	setInt(&out.ConnWindow, DefaultConnWindow)
 	setInt(&out.SendBuffer, DefaultSendBuffer)
+	setInt(&out.ReplayBuffer, DefaultReplayBuffer)
 	setInt(&out.MaxStreams, DefaultMaxStreams)
 	setInt(&out.MaxQueuedControl, DefaultMaxQueuedControl)
 	setInt(&out.MaxQueuedEvents, DefaultMaxQueuedEvents)
@@ -147,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if d.ConnWindow < d.StreamWindow {
 		errs = append(errs, fmt.Errorf("ConnWindow %d smaller than StreamWindow %d", d.ConnWindow, d.StreamWindow))
+	}
+	if d.ReplayBuffer < d.MaxFrame {
+		errs = append(errs, fmt.Errorf("ReplayBuffer %d smaller than MaxFrame %d", d.ReplayBuffer, d.MaxFrame))
 	}
 	if d.SendBuffer < 1 || d.MaxStreams < 1 || d.MaxQueuedControl < 16 || d.MaxQueuedEvents < 1 || d.MaxConcurrentRequests < 1 {
 		errs = append(errs, errors.New("SendBuffer, MaxStreams, MaxQueuedEvents and MaxConcurrentRequests must be positive, MaxQueuedControl at least 16"))

@@ -11,6 +11,16 @@
 // stops blocks only its own writer, and a connection-wide budget bounds the
 // memory a peer can make a session buffer.
 //
+// # Resume
+//
+// A ReconnectingClient keeps a resumable session across transport losses
+// (docs/RESUME.md): the server parks a session whose transport died for
+// ServerConfig.ResumeTTL, both sides keep the bytes the peer has not
+// acknowledged (ACK frames, at most about one window), and a new transport
+// re-attaches after each side stated what it received. Streams survive: writes
+// wait, reads continue where they stopped, nothing is delivered twice. What
+// can no longer be sent ends the stream with a *GapError.
+//
 // # Concurrency
 //
 // Every exported method is safe for concurrent use, with one exception: a
@@ -20,9 +30,14 @@
 // control frames first, then events/requests/replies, then stream data
 // round-robin by priority). Stream handlers and request handlers each run on
 // their own goroutine; events of a session are delivered in order on one
-// goroutine. Session.Close returns after all of these have exited; stream
-// handlers must return when their context is cancelled.
+// goroutine. A session's reader and writer belong to its current transport
+// (an attachment); a resumable session that lost its transport has none until
+// it is resumed, and its application calls queue or block meanwhile.
+// Session.Close returns after all of these have exited; stream handlers must
+// return when their context is cancelled. A ReconnectingClient runs one
+// goroutine of its own, which calls its hooks one at a time.
 //
-// Locks are ordered Session.mu → Stream.mu → the writer queue lock, and the
-// writer never holds its queue lock while it takes a stream's.
+// Locks are ordered Session.resumeMu → Session.mu → Stream.mu → the writer
+// queue lock, and the writer never holds its queue lock while it takes a
+// stream's. Session.attMu (the current attachment) is taken alone.
 package stream

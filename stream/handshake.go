@@ -16,14 +16,25 @@ import (
 // ProtocolVersion is the wire protocol version this package speaks.
 const ProtocolVersion = 1
 
+// streamPosition is one stream's state in a resume exchange
+// (docs/PROTOCOL.md §7): what the sender of the message has received of the
+// peer's direction and can still send of its own.
 type streamPosition struct {
 	ID       uint32 `json:"id"`
 	Received uint64 `json:"received"`
+	// From is the lowest offset of the sender's direction it can still send.
+	From uint64 `json:"from,omitempty"`
+	// Credit is the limit the sender grants for the peer's direction.
+	Credit uint64 `json:"credit,omitempty"`
+	// Flags: posClosed, posAccepted, posPaused.
+	Flags uint8 `json:"flags,omitempty"`
 }
 
 type resumeInfo struct {
-	Token   string           `json:"token,omitempty"`
-	Streams []streamPosition `json:"streams,omitempty"`
+	Token string `json:"token,omitempty"`
+	// LastStream is the highest stream id the sender has seen the peer open.
+	LastStream uint32           `json:"lastStream"`
+	Streams    []streamPosition `json:"streams"`
 }
 
 // helloMsg is the HELLO JSON (docs/PROTOCOL.md §4). Unknown members are ignored.
@@ -34,6 +45,7 @@ type helloMsg struct {
 	MaxMessage  int         `json:"maxMessage"`
 	Window      int         `json:"window"`
 	Resume      *resumeInfo `json:"resume,omitempty"`
+	Resumable   bool        `json:"resumable,omitempty"`
 	Auth        string      `json:"auth,omitempty"`
 	Layouts     []string    `json:"layouts,omitempty"`
 	Client      string      `json:"client,omitempty"`

@@ -39,6 +39,7 @@ type transportCase struct {
 var transports = []transportCase{
 	{"pipe", pipeEnv},
 	{"websocket", websocketEnv},
+	{"webtransport", webtransportEnv},
 }
 
 func pipeEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -8,19 +9,25 @@ import (
 	"github.com/streamd/streamd/flowctl"
 	"github.com/streamd/streamd/stream/internal/compress"
 	"github.com/streamd/streamd/stream/internal/wire"
+	"github.com/streamd/streamd/transport"
 )
 
 // readLoop owns the transport's read side: it parses every frame of every
 // message and dispatches it. It never blocks on the application: data goes into
 // the stream's buffer (bounded by the credit this side granted).
-func (s *Session) readLoop() {
+func (s *Session) readLoop(a *attachment) {
 	defer s.loops.Done()
+	defer a.loops.Done()
 	lim := wire.Limits{MaxFrame: uint32(s.maxFrame)}
 	var scratch []byte // for decompressed frames; allocated on first use
 	for {
-		msg, err := s.conn.ReadMessage()
+		msg, err := a.conn.ReadMessage()
 		if err != nil {
-			s.shutdown(s.transportError(err), false)
+			if errors.Is(err, transport.ErrMessageTooLarge) {
+				s.shutdown(s.transportError(err), false) // not a cut: resuming would not help
+				return
+			}
+			s.connLost(a, err)
 			return
 		}
 		s.lastRecv.Store(nanotime())
@@ -78,7 +85,7 @@ func (s *Session) handleFrame(h wire.Header, p []byte, scratch *[]byte) error {
 		if err != nil {
 			return frameErr(err)
 		}
-		s.onClose(f)
+		return s.onClose(f)
 	case wire.TypeCancel:
 		f, err := wire.ParseCancel(h, p)
 		if err != nil {
@@ -152,6 +159,12 @@ func (s *Session) handleFrame(h wire.Header, p []byte, scratch *[]byte) error {
 		if st := s.lookup(f.StreamID); st != nil {
 			st.onCheckpoint(f.Offset, f.Token)
 		}
+	case wire.TypeAck:
+		f, err := wire.ParseAck(h, p)
+		if err != nil {
+			return frameErr(err)
+		}
+		s.onAck(f)
 	case wire.TypeHello, wire.TypeWelcome:
 		return protoErr("%v after the handshake", h.Type)
 	default:
@@ -300,6 +313,7 @@ func (s *Session) onOpen(f wire.Open) error {
 	if refuse != nil {
 		s.mu.Unlock()
 		ef := wire.Error{StreamID: f.StreamID, Code: refuse.Code, Reason: refuse.Reason}
+		s.recordFinished(f.StreamID, ef.Append(nil))
 		return s.queueControl(ef.Append(nil))
 	}
 	meta := append([]byte(nil), f.Metadata...)
@@ -356,32 +370,40 @@ func (s *Session) onAccept(f wire.Accept) {
 	}
 }
 
-func (s *Session) onClose(f wire.Close) {
+func (s *Session) onClose(f wire.Close) error {
 	st := s.lookup(f.StreamID)
 	if st == nil {
-		return
+		return nil
 	}
 	st.mu.Lock()
 	if st.recvClosed || st.state.Terminal() {
 		st.mu.Unlock()
-		return
+		return nil
 	}
 	if f.Total != st.recvTotal {
 		st.mu.Unlock()
 		st.fail(&StreamError{StreamID: st.id, Code: CodeIntegrity,
 			Reason: fmt.Sprintf("peer closed at %d bytes, %d received", f.Total, st.recvTotal)}, true)
-		return
+		return nil
 	}
 	st.recvClosed = true
 	if f.HasChecksum && st.canRecv && st.hashIn != nil {
 		sum := f.SHA256
 		st.peerSum = &sum
 	}
+	resumable := st.rs != nil
 	st.mu.Unlock()
 	wakeup(st.readWake)
+	if resumable {
+		// The sender keeps the stream until it knows its CLOSE arrived.
+		if err := s.queueControl(wire.Ack{StreamID: st.id, Fin: true, Received: f.Total}.Append(nil)); err != nil {
+			return err
+		}
+	}
 	if !st.canRecv {
 		st.maybeComplete()
 	}
+	return nil
 }
 
 func (st *Stream) onCheckpoint(offset uint64, token []byte) {

@@ -31,6 +31,14 @@ type ServerConfig struct {
 	WebSocket *websocket.Config
 	// Authenticate, if set, must accept every session's token. nil: anonymous.
 	Authenticate Authenticator
+	// ResumeTTL is how long a resumable session whose transport was lost is
+	// kept (parked) for its client to resume it (docs/RESUME.md). Clients ask
+	// for resumable sessions in HELLO. Default 2 minutes; negative disables
+	// resumption.
+	ResumeTTL time.Duration
+	// MaxParkedSessions caps the parked sessions; parking one more ends the
+	// one parked longest. Default 1024.
+	MaxParkedSessions int
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -46,8 +54,11 @@ type Server struct {
 	mu            sync.Mutex
 	sessions      map[*Session]struct{}
 	draining      bool
+	shutDown      bool // Shutdown has closed every session
 	sessionsTotal int64
-	ended         Stats // counters of sessions that have ended
+	ended         Stats                 // counters of sessions that have ended
+	resumable     map[[32]byte]*Session // by SHA-256 of the resume token
+	closedTokens  closedSessions        // resumable sessions closed on purpose
 }
 
 // NewServer returns a server routing through mux.
@@ -67,11 +78,12 @@ func NewServer(mux *Mux, cfg *ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	return &Server{
-		mux:      mux,
-		cfg:      c,
-		upgrader: websocket.NewUpgrader(ws),
-		log:      c.Logger,
-		sessions: make(map[*Session]struct{}),
+		mux:       mux,
+		cfg:       c,
+		upgrader:  websocket.NewUpgrader(ws),
+		log:       c.Logger,
+		sessions:  make(map[*Session]struct{}),
+		resumable: make(map[[32]byte]*Session),
 	}, nil
 }
 
@@ -122,29 +134,47 @@ func (srv *Server) ServeConn(conn transport.Conn, principal string) error {
 }
 
 func (srv *Server) serve(conn transport.Conn, principal string, authenticated bool) error {
-	s, err := srv.accept(conn, principal, authenticated)
+	s, a, resumed, err := srv.accept(conn, principal, authenticated)
 	if err != nil {
 		srv.log.Debug("handshake failed", "remote", conn.RemoteAddr(), "err", err)
 		return err
 	}
-	srv.mu.Lock()
-	srv.sessions[s] = struct{}{}
-	srv.sessionsTotal++
-	draining := srv.draining
-	srv.mu.Unlock()
-	if draining { // finished its handshake while Shutdown ran
-		s.GoAway(CodeGoingAway, "server shutting down") //nolint:errcheck // a dead session needs no GOAWAY
+	if !resumed {
+		srv.mu.Lock()
+		srv.sessions[s] = struct{}{}
+		srv.sessionsTotal++
+		draining, shutDown := srv.draining, srv.shutDown
+		srv.mu.Unlock()
+		switch {
+		case shutDown: // Shutdown has already closed the sessions it saw
+			s.shutdown(&ConnError{Code: CodeGoingAway, Reason: "server shut down"}, true)
+		case draining: // finished its handshake while Shutdown ran
+			s.GoAway(CodeGoingAway, "server shutting down") //nolint:errcheck // a dead session needs no GOAWAY
+		}
 	}
-	<-s.Done()
-	s.Close()
-	srv.mu.Lock()
-	delete(srv.sessions, s)
-	addStats(&srv.ended, s.Stats())
-	srv.mu.Unlock()
+	select {
+	case <-s.Done():
+	case <-a.ended:
+		if !s.isClosing() {
+			return nil // parked, or resumed on another transport: the session lives on
+		}
+	}
+	srv.finish(s)
 	if err := s.Err(); err != nil && !isNormalClose(err) {
 		return err
 	}
 	return nil
+}
+
+// finish waits for an ended session's goroutines and forgets it.
+func (srv *Server) finish(s *Session) {
+	s.Close()
+	srv.mu.Lock()
+	if _, ok := srv.sessions[s]; ok {
+		delete(srv.sessions, s)
+		addStats(&srv.ended, s.Stats())
+	}
+	srv.mu.Unlock()
 }
 
 func isNormalClose(err error) bool {
@@ -152,19 +182,21 @@ func isNormalClose(err error) bool {
 	return errors.As(err, &ce) && (ce.Code == CodeNoError || ce.Code == CodeGoingAway)
 }
 
-// accept runs the server side of the handshake.
-func (srv *Server) accept(conn transport.Conn, principal string, authenticated bool) (*Session, error) {
+// accept runs the server side of the handshake. It returns the session, the
+// attachment serving conn, and whether an existing session was resumed.
+func (srv *Server) accept(conn transport.Conn, principal string, authenticated bool) (*Session, *attachment, bool, error) {
 	cfg := srv.cfg.Session.withDefaults()
 	cfg.Mux = srv.mux
 	cfg.Logger = srv.log
 	s := newSession(conn, &cfg, false)
-	fail := func(err error) (*Session, error) {
+	fail := func(err error) (*Session, *attachment, bool, error) {
 		var ce *ConnError
 		if errors.As(err, &ce) && !ce.Remote {
 			conn.WriteMessage(wire.Error{Code: ce.Code, Reason: truncate(ce.Reason, 1024)}.Append(nil)) //nolint:errcheck // best effort
 		}
 		conn.Close()
-		return nil, err
+		s.cancel()
+		return nil, nil, false, err
 	}
 	payload, err := readHandshakeFrame(conn, wire.TypeHello, cfg.HandshakeTimeout)
 	if err != nil {
@@ -185,6 +217,14 @@ func (srv *Server) accept(conn transport.Conn, principal string, authenticated b
 		principal = p
 	}
 	s.principal = principal
+	if h.Resume != nil {
+		s.cancel() // not used: an existing session is resumed
+		old, a, err := srv.resume(conn, principal, &h)
+		if err != nil {
+			return fail(err)
+		}
+		return old, a, true, nil
+	}
 	common := commonAlgorithms(cfg.decodeAlgorithms(), h.Compression)
 	if err := s.negotiate(h.MaxFrame, h.MaxMessage, common); err != nil {
 		return fail(err)
@@ -203,15 +243,23 @@ func (srv *Server) accept(conn transport.Conn, principal string, authenticated b
 	if w.Compression == nil {
 		w.Compression = []string{}
 	}
+	if h.Resumable && srv.resumeTTL() > 0 {
+		srv.makeResumable(s, &w)
+	}
 	frame, err := marshalFrame(wire.TypeWelcome, w)
+	if err == nil {
+		if err = conn.WriteMessage(frame); err != nil {
+			err = &ConnError{Code: CodeInternal, Reason: "handshake: send WELCOME", Err: err}
+		}
+	}
 	if err != nil {
+		if s.rs != nil {
+			srv.forgetResumable(s)
+		}
 		return fail(err)
 	}
-	if err := conn.WriteMessage(frame); err != nil {
-		return fail(&ConnError{Code: CodeInternal, Reason: "handshake: send WELCOME", Err: err})
-	}
-	s.start()
-	return s, nil
+	a := s.start()
+	return s, a, false, nil
 }
 
 // randomID returns n random bytes, base64url-encoded.
@@ -235,6 +283,11 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.draining = true
 	srv.mu.Unlock()
 	for _, s := range srv.snapshot() {
+		if s.rs != nil && s.current() == nil {
+			// Parked: nothing can drain without a transport.
+			s.shutdown(&ConnError{Code: CodeGoingAway, Reason: "server shut down"}, false)
+			continue
+		}
 		s.GoAway(CodeGoingAway, "server shutting down") //nolint:errcheck // a dead session needs no GOAWAY
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -244,7 +297,9 @@ wait:
 	for {
 		busy := 0
 		for _, s := range srv.snapshot() { // sessions finishing a handshake now get GOAWAY in serve
-			busy += s.NumStreams()
+			if s.current() != nil {
+				busy += s.NumStreams()
+			}
 		}
 		if busy == 0 {
 			break
@@ -256,9 +311,12 @@ wait:
 			break wait
 		}
 	}
+	srv.mu.Lock()
+	srv.shutDown = true
+	srv.mu.Unlock()
 	for _, s := range srv.snapshot() {
 		s.shutdown(&ConnError{Code: CodeGoingAway, Reason: "server shut down"}, true)
-		s.Close()
+		srv.finish(s)
 	}
 	return err
 }

@@ -71,8 +71,18 @@ type Session struct {
 	final   []byte // the last frame to send when closing
 	wake    chan struct{}
 	flushed chan struct{}
-	// writerDone is closed when the writer goroutine has returned.
-	writerDone chan struct{}
+	// prelude holds frames that go out first on the next attachment (frames
+	// a resume found the peer missing); guarded by wmu.
+	prelude   [][]byte
+	flushOnce sync.Once
+
+	// The transport the session runs on (resume.go): att is nil while a
+	// resumable session is parked; resumeMu serializes resumes.
+	attMu    sync.Mutex
+	att      *attachment
+	gen      uint64
+	resumeMu sync.Mutex
+	rs       *sessionResume // nil: not resumable
 
 	reqMu   sync.Mutex
 	reqNext uint32
@@ -97,6 +107,10 @@ type sessionStats struct {
 	rawOut, compressedOut atomic.Int64 // data bytes before and after compression
 	creditStalls          atomic.Int64 // times a stream had data but no credit
 	streamsOpened         atomic.Int64 // streams opened by either side
+	resent                atomic.Int64 // stream data bytes sent again after resumes
+	resumes, disconnects  atomic.Int64 // transports re-attached and lost (resumable sessions)
+	resentBase            atomic.Int64 // resent when the current transport was attached
+	resentMax             atomic.Int64 // most bytes re-sent on one transport
 }
 
 // Stats is a snapshot of a session's counters.
@@ -120,6 +134,14 @@ type Stats struct {
 	Streams int
 	// RTT is the smoothed round-trip time from PING/PONG.
 	RTT time.Duration
+	// Resent counts stream data bytes sent a second time after resumes (the
+	// peer had not received them when the transport was lost); DataOut
+	// includes them. MaxResentPerResume is the most of them sent on one
+	// transport, i.e. the worst cost of one cut.
+	Resent, MaxResentPerResume int64
+	// Resumes counts transports re-attached to the session, Disconnects
+	// transports lost while the session went on (resumable sessions only).
+	Resumes, Disconnects int64
 }
 
 // Stats returns the session's counters.
@@ -134,6 +156,8 @@ func (s *Session) Stats() Stats {
 		RawOut: s.stats.rawOut.Load(), CompressedOut: s.stats.compressedOut.Load(),
 		CreditStalls: s.stats.creditStalls.Load(), StreamsOpened: s.stats.streamsOpened.Load(),
 		Streams: n, RTT: s.rttStats.Smoothed(),
+		Resent: s.stats.resent.Load(), Resumes: s.stats.resumes.Load(), Disconnects: s.stats.disconnects.Load(),
+		MaxResentPerResume: max(s.stats.resentMax.Load(), s.stats.resent.Load()-s.stats.resentBase.Load()),
 	}
 }
 
@@ -154,7 +178,6 @@ func newSession(conn transport.Conn, cfg *Config, isClient bool) *Session {
 		urgent:     flowctl.NewControlQueue[[]byte](c.MaxQueuedEvents + c.MaxConcurrentRequests),
 		wake:       make(chan struct{}, 1),
 		flushed:    make(chan struct{}),
-		writerDone: make(chan struct{}),
 		pending:    make(map[uint32]chan reply),
 		reqSem:     make(chan struct{}, c.MaxConcurrentRequests),
 		budget:     flowctl.NewBudget(uint64(c.ConnWindow)),
@@ -170,12 +193,15 @@ func newSession(conn transport.Conn, cfg *Config, isClient bool) *Session {
 }
 
 // start runs the reader and writer once the handshake is done.
-func (s *Session) start() {
-	s.loops.Add(2)
-	go s.readLoop()
-	go s.writeLoop()
+func (s *Session) start() *attachment {
+	a := s.attach(s.conn)
 	s.probeRTT() //nolint:errcheck // an RTT sample from the start, for window auto-tuning
+	return a
 }
+
+// Resumable reports whether the session survives the loss of its transport
+// (both sides agreed on resume in the handshake; see docs/RESUME.md).
+func (s *Session) Resumable() bool { return s.rs != nil }
 
 // MaxFrame returns the negotiated largest payload of one frame: the most an
 // event, request or reply may carry.
@@ -373,15 +399,22 @@ func (s *Session) shutdown(err error, notify bool) {
 			s.closing = true
 			s.wmu.Unlock()
 			s.signalWriter()
-			t := time.NewTimer(time.Second)
-			select {
-			case <-s.flushed:
-			case <-s.writerDone:
-			case <-t.C:
+			if a := s.current(); a != nil {
+				t := time.NewTimer(time.Second)
+				select {
+				case <-s.flushed:
+				case <-a.writerDone:
+				case <-t.C:
+				}
+				t.Stop()
 			}
-			t.Stop()
 		}
-		s.conn.Close()
+		s.wmu.Lock()
+		s.closing = true // no resume from now on
+		s.wmu.Unlock()
+		if a := s.current(); a != nil {
+			s.endAttachment(a)
+		}
 		close(s.done)
 		s.cancel()
 		s.mu.Lock()
@@ -401,6 +434,9 @@ func (s *Session) shutdown(err error, notify bool) {
 		s.reqMu.Unlock()
 		if ce, ok := err.(*ConnError); ok && ce.Code != CodeNoError {
 			s.log.Debug("session ended", "session", s.id, "err", err)
+		}
+		if s.rs != nil && s.rs.server != nil {
+			s.rs.server.forgetResumable(s)
 		}
 	})
 }

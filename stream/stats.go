@@ -67,4 +67,7 @@ func addStats(a *Stats, b Stats) {
 	a.CompressedOut += b.CompressedOut
 	a.CreditStalls += b.CreditStalls
 	a.StreamsOpened += b.StreamsOpened
+	a.Resent += b.Resent
+	a.Resumes += b.Resumes
+	a.Disconnects += b.Disconnects
 }

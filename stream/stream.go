@@ -113,6 +113,8 @@ type Stream struct {
 	peerCheckpoint      uint64 // highest durable offset the peer reported
 	peerCheckpointToken []byte
 
+	rs *streamResume // resumable sessions only (resume.go)
+
 	progress progressMeter
 }
 
@@ -137,6 +139,9 @@ func newStream(sess *Session, id uint32, kind Kind, route string, local bool, me
 	st.canSend, st.canRecv = directions(kind, local)
 	if st.canRecv {
 		st.recvWin = sess.newRecvWindow(id)
+	}
+	if sess.rs != nil {
+		st.rs = &streamResume{replay: replayBuffer{limit: uint64(sess.cfg.ReplayBuffer)}}
 	}
 	if checksum {
 		st.hashOut = sha256.New()
@@ -319,6 +324,10 @@ func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 			st.mu.Unlock()
 			return written, err
 		}
+		if gap := st.pendingGapLocked(); gap != nil {
+			st.mu.Unlock()
+			return written, gap
+		}
 		if st.writeClosed {
 			st.mu.Unlock()
 			return written, ErrWriteClosed
@@ -429,6 +438,11 @@ func (st *Stream) ReadContext(ctx context.Context, p []byte) (int, error) {
 			err := st.err
 			st.mu.Unlock()
 			return 0, err
+		}
+		if gap := st.pendingGapLocked(); gap != nil {
+			st.mu.Unlock()
+			st.end(StateFailed, gap) // every byte before the gap was read
+			return 0, gap
 		}
 		if st.recvClosed {
 			err := st.verifyLocked()
@@ -571,7 +585,13 @@ func (st *Stream) Checkpoint(offset uint64, token []byte) error {
 		return fmt.Errorf("%w: checkpoint token over 1024 bytes", ErrInvalidArgument)
 	}
 	f := wire.Checkpoint{StreamID: st.id, Offset: offset, Token: token}
-	return st.sess.queueControl(f.Append(nil))
+	frame := f.Append(nil)
+	st.mu.Lock()
+	if st.rs != nil {
+		st.rs.lastCheckpoint = frame // repeated after a resume
+	}
+	st.mu.Unlock()
+	return st.sess.queueControl(frame)
 }
 
 // PeerCheckpoint returns the highest durable offset the peer reported, with its token.
@@ -643,6 +663,9 @@ func (st *Stream) fail(err error, notify bool) {
 func (st *Stream) maybeComplete() {
 	st.mu.Lock()
 	ok := st.closeSent && st.recvClosed && st.recvQ.size == 0 && st.peerSum == nil
+	if st.rs != nil && ok && !st.rs.closeAcked {
+		ok = false // resumable: wait until the peer has our CLOSE (ACK with FIN)
+	}
 	st.mu.Unlock()
 	if ok {
 		st.end(StateCompleted, nil)
@@ -663,9 +686,15 @@ func (st *Stream) end(state State, err error) bool {
 	if st.recvWin != nil {
 		st.recvWin.Release()
 	}
+	var final []byte
+	if st.rs != nil {
+		st.rs.replay = replayBuffer{}
+		final = st.finalFrame(state, err)
+	}
 	st.mu.Unlock()
 	close(st.done)
 	st.cancel()
+	st.sess.recordFinished(st.id, final)
 	st.sess.removeStream(st)
 	return true
 }

@@ -49,9 +49,10 @@ func (b *batch) add(frame []byte) {
 // data round-robin by priority, up to the negotiated message size, and writes
 // them as one message. It never waits for more frames: an empty queue sends
 // what it has (no timer, no added latency).
-func (s *Session) writeLoop() {
+func (s *Session) writeLoop(a *attachment) {
 	defer s.loops.Done()
-	defer close(s.writerDone)
+	defer a.loops.Done()
+	defer close(a.writerDone)
 	b := &batch{}
 	defer func() { putArena(b.arena) }()
 	ping := time.NewTicker(s.cfg.PingInterval)
@@ -61,11 +62,17 @@ func (s *Session) writeLoop() {
 		case <-s.wake:
 		case <-ping.C:
 			if err := s.keepalive(); err != nil {
-				s.conn.WriteMessage(wire.Error{Code: CodeTimeout, Reason: err.Error()}.Append(nil)) //nolint:errcheck // best effort
+				if s.rs != nil { // a dead peer may come back: park
+					s.connLost(a, err)
+					return
+				}
+				a.conn.WriteMessage(wire.Error{Code: CodeTimeout, Reason: err.Error()}.Append(nil)) //nolint:errcheck // best effort
 				s.shutdown(err, false)
 				return
 			}
 		case <-s.done:
+			return
+		case <-a.stop:
 			return
 		}
 		if b.arena == nil {
@@ -74,10 +81,10 @@ func (s *Session) writeLoop() {
 		for {
 			closing := s.fill(b)
 			if len(b.parts) > 0 {
-				err := s.conn.WriteMessage(b.parts...)
+				err := a.conn.WriteMessage(b.parts...)
 				if err != nil {
 					b.reset()
-					s.shutdown(s.transportError(err), false)
+					s.writeFailed(a, err)
 					return
 				}
 				s.stats.bytesOut.Add(int64(b.size))
@@ -89,8 +96,11 @@ func (s *Session) writeLoop() {
 			empty := len(b.parts) == 0
 			b.reset()
 			if closing && empty {
-				close(s.flushed)
-				<-s.done
+				s.flushOnce.Do(func() { close(s.flushed) })
+				select {
+				case <-s.done:
+				case <-a.stop:
+				}
 				return
 			}
 			if empty {
@@ -131,6 +141,11 @@ const minProbeInterval = int64(100 * time.Millisecond)
 func (s *Session) fill(b *batch) (closing bool) {
 	limit := min(s.maxMessage, batchBytes)
 	s.wmu.Lock()
+	for len(s.prelude) > 0 && b.size < limit {
+		b.add(s.prelude[0])
+		s.prelude[0] = nil
+		s.prelude = s.prelude[1:]
+	}
 	for b.size < limit {
 		f, ok := s.control.Pop()
 		if !ok {
@@ -157,6 +172,11 @@ func (s *Session) fill(b *batch) (closing bool) {
 			if limit, ok := st.recvWin.PendingGrant(); ok {
 				var hdr [wire.HeaderLen + 8]byte
 				b.add(wire.Credit{StreamID: st.id, Limit: limit}.Append(hdr[:0]))
+				if st.rs != nil {
+					// Resumable: tell the sender what arrived, so its replay
+					// buffer stays within about one window (docs/RESUME.md).
+					b.add(wire.Ack{StreamID: st.id, Received: st.recvTotal}.Append(hdr[:0]))
+				}
 			}
 		}
 		st.mu.Unlock()
@@ -205,7 +225,15 @@ func (s *Session) takeFrame(st *Stream, b *batch, room int) {
 		st.sendWin.Consume(uint64(len(data))) //nolint:errcheck // len(data) ≤ Available
 		s.appendData(st, b, offset, data)
 		if c := st.sendQ.advance(len(data)); c != nil {
-			b.release = append(b.release, c)
+			if st.rs != nil {
+				st.rs.replay.keep(c, st.sendWin.Sent()) // kept until the peer acknowledges it
+			} else {
+				b.release = append(b.release, c)
+			}
+		}
+		if st.rs != nil {
+			b.release = st.rs.replay.enforceLimit(st.sendWin.Sent(), b.release)
+			st.rs.countResent(s, offset, uint64(len(data)))
 		}
 		freed = true
 	} else {

@@ -15,8 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streamd/streamd/stream"
-	"github.com/streamd/streamd/stream/metrics"
 	"github.com/streamd/streamd/stream/files"
+	"github.com/streamd/streamd/stream/metrics"
+	"github.com/streamd/streamd/web"
 )
 
 // Defaults of streamd serve.
@@ -34,8 +35,14 @@ type serveOptions struct {
 	dataDir         string
 	compress        string
 	token           string
+	tokensFile      string        // --tokens-file: "TOKEN PRINCIPAL" lines (auth.go)
+	resumeTTL       time.Duration // --resume-ttl
 	shutdownTimeout time.Duration
 	maxUploadSize   int64
+	tail            tailFlags    // --tail, --tail-cmd: log sources as broadcast topics (tail.go)
+	datasets        datasetFlags // --demo-rows, --dataset, --datasets-config: the dataset catalog (export.go)
+
+	wt wtServeFlags // --wt-addr, --tls-cert, --tls-key: WebTransport (webtransport.go)
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -58,8 +65,13 @@ sessions get GOAWAY and open streams may finish within --shutdown-timeout.`,
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir, "data directory (created if missing)")
 	f.StringVar(&o.compress, "compress", defaultServerCompress, "compression algorithms to accept, by preference: zstd, gzip, none or a list")
 	f.StringVar(&o.token, "token", "", "require clients to present this bearer token (default: no authentication)")
+	f.StringVar(&o.tokensFile, "tokens-file", "", `require clients to present one of the tokens in this file, one "TOKEN PRINCIPAL" per line`)
+	f.DurationVar(&o.resumeTTL, "resume-ttl", stream.DefaultResumeTTL, "how long a session whose connection was lost is kept for its client to resume (0: no resuming)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long open streams may take to finish on shutdown")
 	f.Int64Var(&o.maxUploadSize, "max-upload-size", 0, "largest upload accepted in bytes (0: no limit)")
+	o.tail.addFlags(f)
+	o.datasets.addFlags(f)
+	o.wt.addFlags(f)
 	return cmd
 }
 
@@ -76,8 +88,31 @@ func runServe(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.L
 	defer store.Close()
 	mux := stream.NewMux()
 	store.Register(mux)
+	catalog, err := o.datasets.start(o.dataDir, mux, log)
+	if err != nil {
+		return err
+	}
+	defer catalog.Close()
+	sources, err := o.tail.start(ctx, mux, log)
+	if err != nil {
+		return err
+	}
+	defer sources.stop()
 	cfg := &stream.ServerConfig{Session: &stream.Config{Compression: algs, Logger: log}, Logger: log}
-	if o.token != "" {
+	cfg.ResumeTTL = o.resumeTTL
+	if o.resumeTTL <= 0 {
+		cfg.ResumeTTL = -1
+	}
+	if o.tokensFile != "" {
+		tokens, err := loadTokens(o.tokensFile)
+		if err != nil {
+			return err
+		}
+		if o.token != "" {
+			tokens[o.token] = "token"
+		}
+		cfg.Authenticate = tokensAuthenticator(tokens)
+	} else if o.token != "" {
 		cfg.Authenticate = tokenAuthenticator(o.token)
 	}
 	srv, err := stream.NewServer(mux, cfg)
@@ -86,11 +121,17 @@ func runServe(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.L
 	}
 	handler := http.NewServeMux()
 	handler.Handle(endpointPath, srv)
-	handler.Handle("GET /metrics", metrics.Handler(srv))
+	handler.Handle("/", web.Handler()) // the demo page and the browser client
+	handler.Handle("GET /metrics", metrics.Handler(srv, metrics.NewBroadcastCollector(sources.broker)))
 	handler.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok") //nolint:errcheck // the client went away
 	})
+	stopWT, err := o.wt.start(srv, handler, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer stopWT() // after srv.Shutdown below has drained the WebTransport sessions too
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

@@ -41,6 +41,12 @@ type UploadOptions struct {
 type DownloadOptions struct {
 	// Priority is the stream priority 0–7 (default 0).
 	Priority uint8
+	// Resume makes DownloadFile continue an earlier .part file and keep it on
+	// error (DownloadFileResumable always does).
+	Resume bool
+	// OnStart, if set, is called when the server accepted, with the file
+	// offset the transfer continues from (0: from the start).
+	OnStart func(offset int64)
 	// Progress, if set, is called every ProgressInterval and once at the end,
 	// from one goroutine at a time; it must not block for long.
 	Progress func(stream.Progress)
@@ -60,8 +66,12 @@ type Result struct {
 	// transfer's direction meanwhile (frame headers included; other traffic on
 	// the same session at the same time is counted too).
 	WireBytes int64
-	// SHA256 is the hex SHA-256 of the bytes transferred, computed on this side.
+	// SHA256 is the hex SHA-256 of the bytes transferred, computed on this
+	// side (of the whole file for resumable transfers).
 	SHA256 string
+	// ResumedAt is the file offset a resumable transfer continued from (0:
+	// from the start).
+	ResumedAt int64
 }
 
 // Ratio returns Bytes / WireBytes: above 1 when compression paid off, 0 when
@@ -205,73 +215,72 @@ func (r streamReader) Read(p []byte) (int, error) { return r.st.ReadContext(r.ct
 // Download writes the stored file name to dst and returns once all of it was
 // received and its SHA-256 verified. On error dst may hold part of the file.
 func Download(ctx context.Context, sess *stream.Session, name string, dst io.Writer, opts DownloadOptions) (Result, error) {
-	res, _, err := download(ctx, sess, name, dst, opts)
+	res, _, err := download(ctx, sess, downloadMeta{Name: name}, func(downloadAccept) (io.Writer, error) { return dst, nil }, opts)
 	return res, err
 }
 
-func download(ctx context.Context, sess *stream.Session, name string, dst io.Writer, opts DownloadOptions) (Result, FileInfo, error) {
-	res := Result{Name: name}
-	var info FileInfo
-	if err := ValidateName(name); err != nil {
-		return res, info, err
+// download opens a download stream with meta and copies it into the writer
+// that open returns for the server's answer. With a resumed offset, the
+// result covers the bytes of this stream only.
+func download(ctx context.Context, sess *stream.Session, meta downloadMeta, open func(downloadAccept) (io.Writer, error), opts DownloadOptions) (Result, downloadAccept, error) {
+	res := Result{Name: meta.Name}
+	var acc downloadAccept
+	if err := ValidateName(meta.Name); err != nil {
+		return res, acc, err
 	}
 	before, start := sess.Stats(), time.Now()
-	st, err := sess.Open(ctx, stream.OpenOptions{Route: RouteDownload, Kind: stream.Download, Metadata: downloadMeta{Name: name}, Priority: opts.Priority, Checksum: true})
+	st, err := sess.Open(ctx, stream.OpenOptions{Route: RouteDownload, Kind: stream.Download, Metadata: meta, Priority: opts.Priority, Checksum: true})
 	if err != nil {
-		return res, info, fmt.Errorf("download %q: %w", name, err)
+		return res, acc, fmt.Errorf("download %q: %w", meta.Name, err)
 	}
 	defer st.Cancel(stream.CodeCancelled, "download abandoned") // no-op once completed
-	if err := json.Unmarshal(st.AcceptMetadata(), &info); err != nil {
-		return res, info, fmt.Errorf("download %q: %w: accept metadata: %v", name, stream.ErrProtocol, err)
+	if err := json.Unmarshal(st.AcceptMetadata(), &acc); err != nil {
+		return res, acc, fmt.Errorf("download %q: %w: accept metadata: %v", meta.Name, stream.ErrProtocol, err)
 	}
-	st.SetTotal(info.Size)
+	if acc.Offset < 0 || acc.Offset > acc.Size || acc.Offset > meta.Offset {
+		return res, acc, fmt.Errorf("download %q: %w: server continues at %d of %d bytes, asked %d", meta.Name, stream.ErrProtocol, acc.Offset, acc.Size, meta.Offset)
+	}
+	dst, err := open(acc)
+	if err != nil {
+		return res, acc, err
+	}
+	want := acc.Size - acc.Offset
+	st.SetTotal(want)
 	stop := reportProgress(st, opts.Progress, opts.ProgressInterval)
 	h := sha256.New()
 	// io.EOF from the stream means every byte arrived and the session verified
 	// the SHA-256 the server sent.
 	res.Bytes, err = io.CopyBuffer(io.MultiWriter(dst, h), streamReader{ctx, st}, make([]byte, copyBuffer))
-	if err == nil && res.Bytes != info.Size {
-		err = fmt.Errorf("%w: received %d bytes, server announced %d", stream.ErrIntegrity, res.Bytes, info.Size)
+	if err == nil && res.Bytes != want {
+		err = fmt.Errorf("%w: received %d bytes, server announced %d", stream.ErrIntegrity, res.Bytes, want)
 	}
 	if err == nil {
 		err = st.CloseContext(ctx)
 	}
 	stop()
 	if err != nil {
-		return res, info, fmt.Errorf("download %q: %w", name, err)
+		return res, acc, fmt.Errorf("download %q: %w", meta.Name, err)
 	}
 	finish(&res, h, start, sess.Stats().BytesIn-before.BytesIn)
-	return res, info, nil
+	return res, acc, nil
 }
 
 // DownloadFile downloads the stored file name to path: it writes path+".part",
 // syncs it and renames it into place (with the server's modification time)
-// only once the download completed; on error the .part file is removed.
+// only once the download completed and its SHA-256 checked out. With
+// opts.Resume an existing .part file (and its .part.json record of the
+// content version) is continued if the file did not change on the server,
+// and is kept on error; otherwise it is replaced, and removed on error.
 func DownloadFile(ctx context.Context, sess *stream.Session, name, path string, opts DownloadOptions) (Result, error) {
 	if err := ValidateName(name); err != nil {
 		return Result{Name: name}, err
 	}
-	tmp := path + ".part"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return Result{Name: name}, err
+	p := &partFile{path: path, name: name, resume: opts.Resume}
+	res, err := p.download(ctx, sess, opts)
+	if err != nil && !opts.Resume {
+		p.remove()
 	}
-	res, info, err := download(ctx, sess, name, f, opts)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return res, err
-	}
-	os.Chtimes(path, time.Time{}, info.ModTime) //nolint:errcheck // cosmetic
-	return res, nil
+	return res, err
 }
 
 // List returns the server's stored files, sorted by name (it pages through

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,8 +73,8 @@ func newEnv(t *testing.T, cfg *files.StoreConfig, compression ...string) *env {
 }
 
 // requireClean checks that the data directory holds exactly names (plus the
-// store's private directory, with no partial uploads left) and that nothing
-// appeared next to it.
+// store's private directory, with no partial uploads left: only the records
+// of committed ones) and that nothing appeared next to it.
 func (e *env) requireClean(t *testing.T, names ...string) {
 	t.Helper()
 	parent, err := os.ReadDir(e.base)
@@ -89,9 +90,43 @@ func (e *env) requireClean(t *testing.T, names ...string) {
 		}
 	}
 	require.ElementsMatch(t, names, got)
-	partial, err := os.ReadDir(filepath.Join(e.dir, ".streamd", "uploads"))
+	require.Empty(t, e.partials(t), "partial uploads left behind")
+}
+
+// partials returns the ids of the uncommitted partial uploads.
+func (e *env) partials(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(e.dir, ".streamd", "uploads"))
 	require.NoError(t, err)
-	require.Empty(t, partial, "partial uploads left behind")
+	var ids []string
+	for _, en := range entries {
+		id, ok := strings.CutSuffix(en.Name(), ".json")
+		if !ok {
+			require.True(t, strings.HasSuffix(en.Name(), ".part"), "unexpected %s", en.Name())
+			require.FileExists(t, filepath.Join(e.dir, ".streamd", "uploads", strings.TrimSuffix(en.Name(), ".part")+".json"))
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(e.dir, ".streamd", "uploads", en.Name()))
+		require.NoError(t, err)
+		var rec struct{ Committed bool }
+		require.NoError(t, json.Unmarshal(raw, &rec))
+		if !rec.Committed {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// abortPartials deletes the uncommitted partial uploads through files/abort
+// and returns how many there were.
+func (e *env) abortPartials(t *testing.T) int {
+	t.Helper()
+	ids := e.partials(t)
+	for _, id := range ids {
+		require.NoError(t, files.AbortUpload(t.Context(), e.sess, id))
+	}
+	require.Empty(t, e.partials(t))
+	return len(ids)
 }
 
 // testData returns n bytes that are half random, half repetitive text, so that
@@ -299,6 +334,7 @@ func TestUploadIntegrityFailures(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, stream.CodeIntegrity, se.Code)
 	require.Contains(t, se.Reason, wrong)
+	require.Equal(t, 1, e.abortPartials(t), "the partial upload stays, resumable")
 	e.requireClean(t)
 
 	// The right one (upper case hex is fine) is accepted.
@@ -320,6 +356,9 @@ func TestUploadIntegrityFailures(t *testing.T) {
 			err = werr
 		}
 		require.ErrorIs(t, err, stream.ErrIntegrity, "announced %d sent %d", tc.announced, tc.sent)
+		require.Eventually(t, func() bool { return len(e.partials(t)) == 1 }, 5*time.Second, 5*time.Millisecond)
+		require.Eventually(t, func() bool { return e.sess.NumStreams() == 0 }, 5*time.Second, 5*time.Millisecond)
+		e.abortPartials(t)
 		e.requireClean(t, "a")
 	}
 
@@ -330,6 +369,7 @@ func TestUploadIntegrityFailures(t *testing.T) {
 	_, err = files.UploadReader(ctx, e.sess, bytes.NewReader(big), -1, files.UploadOptions{Name: "big"})
 	require.ErrorIs(t, err, stream.ErrInvalidArgument)
 	require.ErrorContains(t, err, "exceeds the limit")
+	e.abortPartials(t)
 	e.requireClean(t, "a")
 
 	// Malformed metadata.
@@ -355,20 +395,20 @@ func TestUploadSourceShorterThanAnnounced(t *testing.T) {
 	_, err := files.UploadReader(t.Context(), e.sess, strings.NewReader("abc"), 10, files.UploadOptions{Name: "x"})
 	require.ErrorIs(t, err, stream.ErrInvalidArgument)
 	require.Eventually(t, func() bool { return e.sess.NumStreams() == 0 }, 5*time.Second, 5*time.Millisecond)
-	requireEventuallyClean(t, e)
+	requireResumableThenAbort(t, e)
 }
 
-func requireEventuallyClean(t *testing.T, e *env) {
+// requireResumableThenAbort checks that an interrupted upload left one
+// partial upload, then aborts it.
+func requireResumableThenAbort(t *testing.T, e *env) {
 	t.Helper()
-	// The server aborts asynchronously once the cancel arrives.
-	require.Eventually(t, func() bool {
-		entries, err := os.ReadDir(filepath.Join(e.dir, ".streamd", "uploads"))
-		return err == nil && len(entries) == 0
-	}, 5*time.Second, 5*time.Millisecond)
+	// The server's handler ends asynchronously once the cancel arrives.
+	require.Eventually(t, func() bool { return len(e.partials(t)) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, 1, e.abortPartials(t))
 	e.requireClean(t)
 }
 
-func TestUploadCancelledRemovesPartial(t *testing.T) {
+func TestUploadCancelledLeavesResumablePartial(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
@@ -393,7 +433,7 @@ func TestUploadCancelledRemovesPartial(t *testing.T) {
 	pw.CloseWithError(errors.New("source gone")) // unblock the reader
 	err = <-done
 	require.Error(t, err)
-	requireEventuallyClean(t, e)
+	requireResumableThenAbort(t, e)
 }
 
 func TestListPaging(t *testing.T) {

@@ -2,6 +2,8 @@ package files
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/streamd/streamd/stream"
@@ -21,6 +24,7 @@ const (
 	RouteUpload   = "files/upload"
 	RouteDownload = "files/download"
 	RequestList   = "files/list"
+	RequestAbort  = "files/abort"
 )
 
 // Defaults of StoreConfig.
@@ -40,9 +44,28 @@ type StoreConfig struct {
 	// more gets this much and "more": true. It must stay below the session's
 	// negotiated max frame. Default 16 KiB.
 	ListBytes int
+	// CheckpointBytes and CheckpointInterval say how often an upload is
+	// synced to disk and acknowledged with a CHECKPOINT: after this many
+	// bytes or this much time, whichever comes first. A resume continues from
+	// the last checkpoint. Defaults 8 MiB and 1 s.
+	CheckpointBytes    int
+	CheckpointInterval time.Duration
+	// PartialTTL is how long a partial upload that nobody writes to is kept
+	// for resuming (and a finished upload's record for a client that missed
+	// the confirmation). Default 7 days.
+	PartialTTL time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// Defaults of StoreConfig's checkpoint and expiry fields.
+const (
+	DefaultCheckpointBytes    = 8 << 20
+	DefaultCheckpointInterval = time.Second
+	DefaultPartialTTL         = 7 * 24 * time.Hour
+	// sweepInterval spaces the scans for expired partial uploads.
+	sweepInterval = time.Hour
+)
 
 // Validate checks the fields. Zero fields are valid (defaults).
 func (c *StoreConfig) Validate() error {
@@ -55,6 +78,9 @@ func (c *StoreConfig) Validate() error {
 	if c.ListBytes != 0 && (c.ListBytes < 1024 || c.ListBytes > 1<<20) {
 		return fmt.Errorf("%w: ListBytes %d outside [1 KiB, 1 MiB]", stream.ErrInvalidArgument, c.ListBytes)
 	}
+	if c.CheckpointBytes < 0 || c.CheckpointInterval < 0 || c.PartialTTL < 0 {
+		return fmt.Errorf("%w: negative CheckpointBytes, CheckpointInterval or PartialTTL", stream.ErrInvalidArgument)
+	}
 	return nil
 }
 
@@ -65,12 +91,20 @@ type FileInfo struct {
 	ModTime time.Time `json:"modTime"`
 }
 
+// Version identifies the content of a stored file for resumed downloads: its
+// size and modification time (a rewritten file gets a new one).
+func (f FileInfo) Version() string { return fmt.Sprintf("%d-%d", f.Size, f.ModTime.UnixNano()) }
+
 // Store serves the files of one data directory. Create it with NewStore.
 type Store struct {
-	dir  string
-	root *os.Root
-	cfg  StoreConfig
-	log  *slog.Logger
+	dir    string
+	root   *os.Root
+	cfg    StoreConfig
+	log    *slog.Logger
+	leases leaseTable
+
+	sweepMu   sync.Mutex
+	lastSweep time.Time
 }
 
 // NewStore opens (creating it if missing) the data directory dir.
@@ -84,6 +118,15 @@ func NewStore(dir string, cfg *StoreConfig) (*Store, error) {
 	}
 	if c.ListBytes == 0 {
 		c.ListBytes = DefaultListBytes
+	}
+	if c.CheckpointBytes == 0 {
+		c.CheckpointBytes = DefaultCheckpointBytes
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.PartialTTL == 0 {
+		c.PartialTTL = DefaultPartialTTL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -102,7 +145,21 @@ func NewStore(dir string, cfg *StoreConfig) (*Store, error) {
 		root.Close()
 		return nil, fmt.Errorf("files: data directory: %w", err)
 	}
-	return &Store{dir: dir, root: root, cfg: c, log: c.Logger}, nil
+	s := &Store{dir: dir, root: root, cfg: c, log: c.Logger}
+	s.maybeSweep()
+	return s, nil
+}
+
+// maybeSweep removes expired partial uploads, at most once per sweepInterval.
+func (s *Store) maybeSweep() {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	now := time.Now()
+	if now.Sub(s.lastSweep) < sweepInterval {
+		return
+	}
+	s.lastSweep = now
+	s.sweepPartials(now)
 }
 
 // Dir returns the data directory.
@@ -111,11 +168,13 @@ func (s *Store) Dir() string { return s.dir }
 // Close releases the data directory. Call it after the server has shut down.
 func (s *Store) Close() error { return s.root.Close() }
 
-// Register adds the files/upload, files/download and files/list handlers to mux.
+// Register adds the files/upload, files/download, files/list and files/abort
+// handlers to mux.
 func (s *Store) Register(mux *stream.Mux) {
 	mux.Handle(RouteUpload, stream.Upload, s.serveUpload)
 	mux.Handle(RouteDownload, stream.Download, s.serveDownload)
 	mux.HandleRequest(RequestList, s.serveList)
+	mux.HandleRequest(RequestAbort, s.serveAbort)
 }
 
 // Stat describes the stored file name; a missing file (or anything that is not
@@ -171,6 +230,23 @@ func (s *Store) List() ([]FileInfo, error) {
 // downloadMeta is the OPEN metadata of files/download.
 type downloadMeta struct {
 	Name string `json:"name"`
+	// Offset and Version resume a download: the client has the first Offset
+	// bytes of the file as it was at Version. If the file changed, the
+	// server sends it from the start (ACCEPT says offset 0).
+	Offset  int64  `json:"offset,omitempty"`
+	Version string `json:"version,omitempty"`
+}
+
+// downloadAccept is the ACCEPT metadata of files/download.
+type downloadAccept struct {
+	FileInfo
+	// Version is the content version to resume with.
+	Version string `json:"version"`
+	// Offset is the file offset of the stream's first byte.
+	Offset int64 `json:"offset"`
+	// SHA256 is the whole file's hex SHA-256, sent when Offset > 0 (the
+	// stream's own checksum covers only the bytes it carries).
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // serveDownload streams a stored file to the opener.
@@ -200,18 +276,33 @@ func (s *Store) serveDownload(ctx context.Context, st *stream.Stream) error {
 		return notFound(m.Name, fs.ErrNotExist)
 	}
 	info := FileInfo{Name: m.Name, Size: fi.Size(), ModTime: fi.ModTime().UTC()}
-	if err := st.Accept(info); err != nil {
+	acc := downloadAccept{FileInfo: info, Version: info.Version()}
+	if m.Offset < 0 {
+		return invalid("offset %d is negative", m.Offset)
+	}
+	if m.Offset > 0 && m.Version == acc.Version && m.Offset <= info.Size {
+		h := sha256.New()
+		if _, err := io.CopyBuffer(h, io.LimitReader(f, info.Size), make([]byte, copyBuffer)); err != nil {
+			return err
+		}
+		if _, err := f.Seek(m.Offset, io.SeekStart); err != nil {
+			return err
+		}
+		acc.Offset, acc.SHA256 = m.Offset, hex.EncodeToString(h.Sum(nil))
+	}
+	if err := st.Accept(acc); err != nil {
 		return err
 	}
-	st.SetTotal(info.Size)
+	want := info.Size - acc.Offset
+	st.SetTotal(want)
 	// Send exactly the size announced: a file growing meanwhile is cut at it, a
 	// file shrinking fails the stream instead of ending it short.
-	n, err := io.CopyBuffer(st, io.LimitReader(f, info.Size), make([]byte, copyBuffer))
+	n, err := io.CopyBuffer(st, io.LimitReader(f, want), make([]byte, copyBuffer))
 	if err != nil {
 		return err
 	}
-	if n != info.Size {
-		return fmt.Errorf("%w: file %q shrank to %d bytes while sent (announced %d)", stream.ErrIntegrity, m.Name, n, info.Size)
+	if n != want {
+		return fmt.Errorf("%w: file %q shrank to %d bytes while sent (announced %d)", stream.ErrIntegrity, m.Name, acc.Offset+n, info.Size)
 	}
 	s.log.Debug("download done", "name", m.Name, "bytes", n, "session", st.Session().ID())
 	return nil

@@ -2,147 +2,53 @@ package files
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"os"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/streamd/streamd/stream"
 )
 
-// uploadsDir holds partial uploads: <id>.part (data) and <id>.json (record).
-var uploadsDir = path.Join(internalDir, "uploads")
-
-// uploadMeta is the OPEN metadata of files/upload.
+// uploadMeta is the OPEN metadata of files/upload. A new upload names the
+// file; a resumed one gives the id the server assigned.
 type uploadMeta struct {
-	Name string `json:"name"`
-	// Size is the byte count the client will send (nil: unknown).
+	Name string `json:"name,omitempty"`
+	// Size is the byte count of the whole file (nil: unknown).
 	Size *int64 `json:"size,omitempty"`
-	// SHA256 is the hex SHA-256 of the whole file the client will send ("": unchecked).
+	// SHA256 is the hex SHA-256 of the whole file ("": unchecked).
 	SHA256 string `json:"sha256,omitempty"`
+	// ID resumes the partial upload with this id; name, size and sha256 come
+	// from when it was created.
+	ID string `json:"id,omitempty"`
+	// Offset, with ID, is where the client will continue. It must not pass
+	// the server's durable offset (OFFSET_MISMATCH, nothing is written); a
+	// smaller one discards what follows it. Absent: the durable offset.
+	Offset *int64 `json:"offset,omitempty"`
 }
 
 // uploadAccept is the ACCEPT metadata of files/upload.
 type uploadAccept struct {
 	Name string `json:"name"`
-	// Offset is where the client must start sending; always 0 until uploads resume.
+	// ID resumes the upload later (new session, restarted client or server).
+	ID string `json:"id"`
+	// Offset is the file offset the stream's first byte stands for: the
+	// client sends the file from here.
 	Offset int64 `json:"offset"`
+	// Size is the whole file's size, -1 when unknown.
+	Size int64 `json:"size"`
+	// Committed says the upload was already stored: send nothing and close.
+	Committed bool `json:"committed,omitempty"`
 }
 
-// uploadRecord is the sidecar <id>.json describing a partial upload, so that a
-// later resume can find what the .part file is meant to become.
-type uploadRecord struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Size    int64     `json:"size"` // -1: unknown
-	SHA256  string    `json:"sha256,omitempty"`
-	Created time.Time `json:"created"`
-}
-
-// partialUpload is an upload being received into <uploadsDir>/<id>.part.
-type partialUpload struct {
-	store *Store
-	rec   uploadRecord
-	file  *os.File
-	hash  hash.Hash
-	n     int64
-}
-
-func newUploadID() string {
-	var b [16]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
-}
-
-func (u *partialUpload) dataPath() string   { return path.Join(uploadsDir, u.rec.ID+".part") }
-func (u *partialUpload) recordPath() string { return path.Join(uploadsDir, u.rec.ID+".json") }
-
-// createPartial creates the partial file and its record.
-func (s *Store) createPartial(rec uploadRecord) (*partialUpload, error) {
-	u := &partialUpload{store: s, rec: rec, hash: sha256.New()}
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeSynced(s.root, u.recordPath(), raw); err != nil {
-		return nil, fmt.Errorf("upload record: %w", err)
-	}
-	u.file, err = s.root.OpenFile(u.dataPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		s.root.Remove(u.recordPath()) //nolint:errcheck // best effort
-		return nil, fmt.Errorf("upload file: %w", err)
-	}
-	return u, nil
-}
-
-func writeSynced(root *os.Root, name string, data []byte) error {
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		root.Remove(name) //nolint:errcheck // best effort
-	}
-	return err
-}
-
-// Write appends to the partial file and the running SHA-256.
-func (u *partialUpload) Write(p []byte) (int, error) {
-	n, err := u.file.Write(p)
-	u.hash.Write(p[:n])
-	u.n += int64(n)
-	return n, err
-}
-
-// commit syncs the data and renames it atomically to its name; the directory is
-// synced so that the rename survives a crash.
-func (u *partialUpload) commit() error {
-	err := u.file.Sync()
-	if cerr := u.file.Close(); err == nil {
-		err = cerr
-	}
-	u.file = nil
-	if err != nil {
-		return err
-	}
-	root := u.store.root
-	if err := root.Rename(u.dataPath(), u.rec.Name); err != nil {
-		return err
-	}
-	root.Remove(u.recordPath()) //nolint:errcheck // a stale record without data is ignored
-	d, err := root.Open(".")
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// abort removes the partial file and its record.
-func (u *partialUpload) abort() {
-	if u.file != nil {
-		u.file.Close()
-		u.file = nil
-	}
-	u.store.root.Remove(u.dataPath())   //nolint:errcheck // best effort
-	u.store.root.Remove(u.recordPath()) //nolint:errcheck // best effort
+// checkpointToken is the token of the CHECKPOINT frames of an upload: the
+// file offset synced to disk.
+type checkpointToken struct {
+	Durable int64 `json:"durable"`
 }
 
 // invalid and integrity build errors that match a stream sentinel, hence are
@@ -155,10 +61,13 @@ func integrity(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{stream.ErrIntegrity}, args...)...)
 }
 
-// checkUploadMeta validates the OPEN metadata of an upload.
+// checkUploadMeta validates the OPEN metadata of a new upload.
 func (s *Store) checkUploadMeta(m *uploadMeta) (size int64, err error) {
 	if err := ValidateName(m.Name); err != nil {
 		return 0, err
+	}
+	if m.Offset != nil {
+		return 0, invalid("offset without an upload id")
 	}
 	size = -1
 	if m.Size != nil {
@@ -182,63 +91,214 @@ func (s *Store) checkUploadMeta(m *uploadMeta) (size int64, err error) {
 	return size, nil
 }
 
-// serveUpload receives a file into a partial upload and commits it once the
-// stream completed and sizes and checksums agree.
-func (s *Store) serveUpload(ctx context.Context, st *stream.Stream) (err error) {
+// serveUpload receives a file, or the rest of one, into a partial upload,
+// syncs and checkpoints it as it goes and commits it once every byte arrived
+// and the size and SHA-256 agree. A failure at any point leaves the partial
+// upload resumable from its last checkpoint.
+func (s *Store) serveUpload(ctx context.Context, st *stream.Stream) error {
 	var m uploadMeta
 	if err := st.DecodeMetadata(&m); err != nil {
 		return err
 	}
-	size, err := s.checkUploadMeta(&m)
+	var u *partialUpload
+	var release func()
+	var err error
+	if m.ID != "" {
+		u, release, err = s.resumePartial(ctx, st, &m)
+	} else {
+		u, release, err = s.newPartial(ctx, st, &m)
+	}
 	if err != nil {
 		return err
 	}
-	u, err := s.createPartial(uploadRecord{ID: newUploadID(), Name: m.Name, Size: size, SHA256: m.SHA256, Created: time.Now().UTC()})
-	if err != nil {
+	defer release()
+	if u == nil {
+		return nil // already committed
+	}
+	defer u.close()
+	if err := st.Accept(uploadAccept{Name: u.rec.Name, ID: u.rec.ID, Offset: u.n, Size: u.rec.Size}); err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			u.abort()
-			s.log.Debug("upload failed", "name", m.Name, "id", u.rec.ID, "bytes", u.n, "err", err)
+	if u.rec.Size >= 0 {
+		st.SetTotal(u.rec.Size - u.n)
+	}
+	start := u.n
+	err = s.receive(st, u)
+	if cerr := u.checkpoint(); err == nil && cerr != nil {
+		err = fmt.Errorf("upload %s: sync: %w", u.rec.ID, cerr)
+	}
+	if err != nil {
+		s.log.Debug("upload interrupted", "name", u.rec.Name, "id", u.rec.ID, "durable", u.rec.Durable, "err", err)
+		return err
+	}
+	if err := s.finishUpload(u); err != nil {
+		return err
+	}
+	s.log.Info("upload stored", "name", u.rec.Name, "id", u.rec.ID, "bytes", u.n, "resumedAt", start, "session", st.Session().ID())
+	return nil
+}
+
+// newPartial creates the partial upload of a new file.
+func (s *Store) newPartial(ctx context.Context, st *stream.Stream, m *uploadMeta) (*partialUpload, func(), error) {
+	size, err := s.checkUploadMeta(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.maybeSweep()
+	rec := uploadRecord{ID: newUploadID(), Name: m.Name, Size: size, SHA256: m.SHA256, Principal: st.Session().Principal()}
+	release, err := s.leases.acquire(ctx, rec.ID, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.createPartial(rec)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return u, release, nil
+}
+
+// resumePartial reopens the partial upload m.ID for st, taking it over from
+// a stream that still holds it. It returns a nil upload (and has answered the
+// stream) when the upload was committed already.
+func (s *Store) resumePartial(ctx context.Context, st *stream.Stream, m *uploadMeta) (*partialUpload, func(), error) {
+	if m.Offset != nil && *m.Offset < 0 {
+		return nil, nil, invalid("offset %d is negative", *m.Offset)
+	}
+	rec, err := s.readRecord(m.ID)
+	if err == nil && rec.Principal != st.Session().Principal() {
+		err = fmt.Errorf("%w %s", ErrUploadNotFound, m.ID) // not saying it exists
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Name != "" && m.Name != rec.Name {
+		return nil, nil, invalid("upload %s is %q, not %q", m.ID, rec.Name, m.Name)
+	}
+	release, err := s.leases.acquire(ctx, m.ID, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Read again: the previous writer checkpointed before it let go.
+	if rec, err = s.readRecord(m.ID); err != nil {
+		release()
+		return nil, nil, err
+	}
+	if rec.Committed {
+		err := st.Accept(uploadAccept{Name: rec.Name, ID: rec.ID, Offset: rec.Durable, Size: rec.Durable, Committed: true})
+		if err == nil {
+			_, err = io.Copy(io.Discard, io.LimitReader(st, 1))
 		}
-	}()
-	if err := st.Accept(uploadAccept{Name: m.Name, Offset: 0}); err != nil {
-		return err
+		release()
+		return nil, func() {}, err
 	}
-	// Read one byte past the limit, so that an oversized upload is detected
-	// without writing more than the limit; a shorter read ended with io.EOF.
-	limit := int64(-1)
-	if size >= 0 {
-		limit = size
-	} else if s.cfg.MaxUploadSize > 0 {
+	offset := int64(-1)
+	if m.Offset != nil {
+		offset = *m.Offset
+	}
+	u, err := s.openPartial(rec, offset)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return u, release, nil
+}
+
+// receive copies the stream into u, at most up to the announced size (or the
+// size limit), checkpointing every CheckpointBytes or CheckpointInterval.
+func (s *Store) receive(st *stream.Stream, u *partialUpload) error {
+	limit := int64(-1) // file offset the upload must not pass
+	switch {
+	case u.rec.Size >= 0:
+		limit = u.rec.Size
+	case s.cfg.MaxUploadSize > 0:
 		limit = s.cfg.MaxUploadSize
 	}
-	var src io.Reader = st
-	if limit >= 0 {
-		src = io.LimitReader(st, limit+1)
+	start := u.n
+	lastSync, lastTime := u.n, time.Now()
+	buf := make([]byte, copyBuffer)
+	for {
+		want := len(buf)
+		if limit >= 0 {
+			want = int(min(int64(want), limit-u.n))
+		}
+		if want == 0 {
+			// At the limit: the stream must end here.
+			n, err := st.Read(buf[:1])
+			if n > 0 {
+				if u.rec.Size >= 0 {
+					return integrity("received more than the %d bytes the metadata announced", u.rec.Size)
+				}
+				return invalid("upload exceeds the limit of %d bytes", limit)
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		n, err := st.Read(buf[:want])
+		if n > 0 {
+			if _, werr := u.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("upload %s: write: %w", u.rec.ID, werr)
+			}
+			if u.n-lastSync >= int64(s.cfg.CheckpointBytes) || time.Since(lastTime) >= s.cfg.CheckpointInterval {
+				if err := u.checkpoint(); err != nil {
+					return fmt.Errorf("upload %s: sync: %w", u.rec.ID, err)
+				}
+				lastSync, lastTime = u.n, time.Now()
+				token, _ := json.Marshal(checkpointToken{Durable: u.n})
+				st.Checkpoint(uint64(u.n-start), token) //nolint:errcheck // the session may be ending; the record is what counts
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	// Read returns io.EOF only after the session verified the stream's SHA-256
-	// (when the client opened it with Checksum); a mismatch is an INTEGRITY error.
-	if _, err := io.CopyBuffer(u, src, make([]byte, copyBuffer)); err != nil {
-		return err
+}
+
+// finishUpload checks size and SHA-256 and commits. On a mismatch the
+// partial upload stays (durable) so the client can resume or restart it.
+func (s *Store) finishUpload(u *partialUpload) error {
+	if u.rec.Size >= 0 && u.n < u.rec.Size {
+		return integrity("received %d bytes, metadata announced %d", u.n, u.rec.Size)
 	}
-	switch {
-	case size >= 0 && u.n > size:
-		return integrity("received more than the %d bytes the metadata announced", size)
-	case size >= 0 && u.n < size:
-		return integrity("received %d bytes, metadata announced %d", u.n, size)
-	case limit >= 0 && u.n > limit:
-		return invalid("upload exceeds the limit of %d bytes", limit)
-	}
-	if m.SHA256 != "" {
-		if got := hex.EncodeToString(u.hash.Sum(nil)); got != m.SHA256 {
-			return integrity("sha-256 of the %d bytes received is %s, metadata announced %s", u.n, got, m.SHA256)
+	if u.rec.SHA256 != "" {
+		if got := u.sum(); got != u.rec.SHA256 {
+			return integrity("upload %s: sha-256 of the %d bytes received is %s, metadata announced %s", u.rec.ID, u.n, got, u.rec.SHA256)
 		}
 	}
 	if err := u.commit(); err != nil {
-		return fmt.Errorf("upload %q: %w", m.Name, err)
+		return fmt.Errorf("upload %q: %w", u.rec.Name, err)
 	}
-	s.log.Info("upload stored", "name", m.Name, "bytes", u.n, "session", st.Session().ID())
 	return nil
+}
+
+// abortRequest is the files/abort request.
+type abortRequest struct {
+	ID string `json:"id"`
+}
+
+// serveAbort deletes a partial upload (taking it from a writer that holds it).
+func (s *Store) serveAbort(ctx context.Context, sess *stream.Session, data []byte) ([]byte, error) {
+	var req abortRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, invalid("abort request: %v", err)
+	}
+	rec, err := s.readRecord(req.ID)
+	if err == nil && rec.Principal != sess.Principal() {
+		err = fmt.Errorf("%w %s", ErrUploadNotFound, req.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	release, err := s.leases.acquire(ctx, req.ID, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s.removePartial(req.ID)
+	return []byte(`{}`), nil
 }

@@ -143,7 +143,7 @@ func randomFrame(rng *rand.Rand) Frame {
 	id := randomID(rng)
 	comp := uint8(rng.IntN(4))
 	data := func() []byte { return randomBytes(rng, crossMaxFrame) }
-	switch FrameType(1 + rng.IntN(int(TypeCheckpoint))) {
+	switch FrameType(1 + rng.IntN(int(TypeAck))) {
 	case TypeHello:
 		return Hello{JSON: randomJSON(rng)}
 	case TypeWelcome:
@@ -198,6 +198,8 @@ func randomFrame(rng *rand.Rand) Frame {
 		return Request{ID: id, Flags: comp, TimeoutMS: rng.Uint32(), Name: randomText(rng, 1, MaxNameLen), Data: data()}
 	case TypeReply:
 		return Reply{ID: id, Flags: comp, Code: Code(rng.Uint32()), Data: data()}
+	case TypeAck:
+		return Ack{StreamID: id, Fin: rng.IntN(2) == 0, Received: randomU64(rng)}
 	default:
 		return Checkpoint{StreamID: id, Offset: randomU64(rng), Token: randomBytes(rng, MaxTokenLen)}
 	}

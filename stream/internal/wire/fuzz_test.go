@@ -178,6 +178,7 @@ func FuzzEvent(f *testing.F)      { fuzzType(f, TypeEvent) }
 func FuzzRequest(f *testing.F)    { fuzzType(f, TypeRequest) }
 func FuzzReply(f *testing.F)      { fuzzType(f, TypeReply) }
 func FuzzCheckpoint(f *testing.F) { fuzzType(f, TypeCheckpoint) }
+func FuzzAck(f *testing.F)        { fuzzType(f, TypeAck) }
 
 // FuzzHandshakeJSON decodes HELLO and WELCOME JSON: no panic, typed errors,
 // and encoding is stable after one round.

@@ -83,26 +83,48 @@ func parseJSONFrame(t FrameType, h Header, p []byte) ([]byte, error) {
 	return p, nil
 }
 
-// StreamPosition is one stream's byte count in a resume exchange (§7).
+// StreamPosition is one stream's state in a resume exchange (§7), as seen by
+// the sender of the message.
 type StreamPosition struct {
 	// ID is the stream id.
 	ID uint32 `json:"id"`
-	// Received is the number of bytes the sender of the message has
-	// received on that stream.
+	// Received is the number of bytes of the peer's direction received.
 	Received uint64 `json:"received"`
+	// From is the lowest offset of the sender's own direction it can still
+	// send (its replay buffer's start).
+	From uint64 `json:"from,omitempty"`
+	// Credit is the limit the sender grants for the peer's direction.
+	Credit uint64 `json:"credit,omitempty"`
+	// Flags: PositionClosed, PositionAccepted, PositionPaused.
+	Flags uint8 `json:"flags,omitempty"`
 }
+
+// StreamPosition flags (§7).
+const (
+	// PositionClosed: the sender has the peer's CLOSE.
+	PositionClosed = 1 << iota
+	// PositionAccepted: ACCEPT was exchanged (the opener received it, or the
+	// acceptor sent it).
+	PositionAccepted
+	// PositionPaused: the sender asked the peer to pause.
+	PositionPaused
+)
 
 // ResumeRequest is HELLO's "resume" member.
 type ResumeRequest struct {
 	// Token is the resumeToken from the previous WELCOME.
 	Token string `json:"token"`
-	// Streams are the streams the client wants to keep.
-	Streams []StreamPosition `json:"streams,omitempty"`
+	// LastStream is the highest stream id the client has seen the server open.
+	LastStream uint32 `json:"lastStream"`
+	// Streams are the client's live streams.
+	Streams []StreamPosition `json:"streams"`
 }
 
 // ResumeResult is WELCOME's "resumed" member.
 type ResumeResult struct {
-	// Streams are the streams the server kept, with its received counts.
+	// LastStream is the highest stream id the server has seen the client open.
+	LastStream uint32 `json:"lastStream"`
+	// Streams are the server's live streams.
 	Streams []StreamPosition `json:"streams"`
 }
 
@@ -121,6 +143,8 @@ type HelloMsg struct {
 	Window uint64 `json:"window,omitempty"`
 	// Resume is present when resuming a session.
 	Resume *ResumeRequest `json:"resume,omitempty"`
+	// Resumable asks for a resumable session (a resumeToken in WELCOME).
+	Resumable bool `json:"resumable,omitempty"`
 	// Auth is an optional credential for transports without HTTP headers.
 	Auth string `json:"auth,omitempty"`
 	// Layouts are the dataset layouts the client accepts.

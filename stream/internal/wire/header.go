@@ -59,6 +59,7 @@ const (
 	eventFixed   = 1 // name length u8
 	requestFixed = 5 // timeout u32, name length u8
 	ckptFixed    = 8 // offset u64
+	ackLen       = 8 // received u64
 )
 
 // MaxPayload returns the largest payload length a receiver accepts for a
@@ -96,6 +97,8 @@ func MaxPayload(t FrameType, maxFrame uint32) (n uint64, ok bool) {
 		return codeFixed + mf, true
 	case TypeCheckpoint:
 		return ckptFixed + MaxTokenLen, true
+	case TypeAck:
+		return ackLen, true
 	}
 	return 0, false
 }
@@ -194,6 +197,8 @@ func Decode(h Header, payload []byte) (Frame, error) {
 		return box(ParseReply(h, payload))
 	case TypeCheckpoint:
 		return box(ParseCheckpoint(h, payload))
+	case TypeAck:
+		return box(ParseAck(h, payload))
 	}
 	return nil, fmt.Errorf("%w: unknown frame type 0x%02x", ErrProtocol, uint8(h.Type))
 }

@@ -85,6 +85,8 @@ func sampleFrames() []sample {
 		{name: "checkpoint/basic", frame: Checkpoint{StreamID: 2, Offset: 1048576, Token: []byte(`{"row":12345}`)}},
 		{name: "checkpoint/empty-token", frame: Checkpoint{StreamID: 2, Offset: 0, Token: []byte{}}},
 		{name: "checkpoint/max-token", note: "token of 1024 bytes, the maximum", frame: Checkpoint{StreamID: 2, Offset: 7, Token: seq(MaxTokenLen)}},
+		{name: "ack/basic", note: "resumable sessions: 917504 bytes of stream 3 arrived", frame: Ack{StreamID: 3, Received: 917504}},
+		{name: "ack/fin", note: "flag 0x01 FIN: the peer's CLOSE arrived too", frame: Ack{StreamID: 1, Fin: true, Received: 5}},
 	}
 	// Compressed samples get their data from the compress package.
 	codec := compress.NewCodec(compress.Options{})

@@ -418,3 +418,46 @@ func ParseCheckpoint(h Header, p []byte) (Checkpoint, error) {
 	}
 	return Checkpoint{StreamID: h.StreamID, Offset: binary.BigEndian.Uint64(p), Token: p[ckptFixed:]}, nil
 }
+
+// Ack is an ACK frame (docs/PROTOCOL.md §3.8): on a resumable session the
+// receiver of a stream direction tells the sender how many bytes of it have
+// arrived, so the sender can drop them from its replay buffer; with Fin the
+// sender's CLOSE has arrived too.
+type Ack struct {
+	// StreamID is the stream.
+	StreamID uint32
+	// Fin says the peer's CLOSE was received (flag FlagFin).
+	Fin bool
+	// Received is the number of bytes of the peer's direction received.
+	Received uint64
+}
+
+// Type returns TypeAck.
+func (Ack) Type() FrameType { return TypeAck }
+
+// Length returns the encoded length, header included.
+func (Ack) Length() int { return HeaderLen + ackLen }
+
+// Append appends the encoded frame to b.
+func (f Ack) Append(b []byte) []byte {
+	h := Header{Type: TypeAck, StreamID: f.StreamID, Length: ackLen}
+	if f.Fin {
+		h.Flags = FlagFin
+	}
+	b = AppendHeader(b, h)
+	return binary.BigEndian.AppendUint64(b, f.Received)
+}
+
+// Validate reports stream id 0.
+func (f Ack) Validate() error { return checkID(TypeAck, f.StreamID, idNonZero) }
+
+// ParseAck parses the payload of an ACK frame (exactly 8 bytes).
+func ParseAck(h Header, p []byte) (Ack, error) {
+	if err := checkHeader(TypeAck, h, idNonZero); err != nil {
+		return Ack{}, err
+	}
+	if len(p) != ackLen {
+		return Ack{}, errExact(h, len(p), ackLen)
+	}
+	return Ack{StreamID: h.StreamID, Fin: h.Flags&FlagFin != 0, Received: binary.BigEndian.Uint64(p)}, nil
+}

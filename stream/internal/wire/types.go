@@ -28,6 +28,7 @@ const (
 	TypeRequest    FrameType = 0x10
 	TypeReply      FrameType = 0x11
 	TypeCheckpoint FrameType = 0x12
+	TypeAck        FrameType = 0x13
 )
 
 var typeNames = [...]string{
@@ -49,6 +50,7 @@ var typeNames = [...]string{
 	TypeRequest:    "REQUEST",
 	TypeReply:      "REPLY",
 	TypeCheckpoint: "CHECKPOINT",
+	TypeAck:        "ACK",
 }
 
 // Known reports whether t is a frame type of protocol version 1. Receivers
@@ -90,6 +92,8 @@ const (
 	// FlagChecksum on OPEN asks for SHA-256 checksums in both CLOSEs; on
 	// CLOSE it says the SHA-256 follows the total.
 	FlagChecksum = 0x01
+	// FlagFin on ACK says the peer's CLOSE was received too (§3.8).
+	FlagFin = 0x01
 )
 
 // Caps on variable fields (docs/PROTOCOL.md §3).

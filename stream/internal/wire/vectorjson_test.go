@@ -125,6 +125,13 @@ func frameJSON(f Frame) jsonObj {
 		head(0, f.StreamID)
 		add("offset", u64s(f.Offset))
 		add("token", hexs(f.Token))
+	case Ack:
+		if f.Fin {
+			head(FlagFin, f.StreamID)
+		} else {
+			head(0, f.StreamID)
+		}
+		add("received", u64s(f.Received))
 	default:
 		panic(fmt.Sprintf("frameJSON: %T", f))
 	}
@@ -239,6 +246,8 @@ func frameFromJSON(raw json.RawMessage) (Frame, error) {
 		f = Reply{ID: id, Flags: flags, Code: Code(r.u32("code")), Data: r.bytes("data")}
 	case TypeCheckpoint:
 		f = Checkpoint{StreamID: id, Offset: r.u64("offset"), Token: r.bytes("token")}
+	case TypeAck:
+		f = Ack{StreamID: id, Fin: flags&FlagFin != 0, Received: r.u64("received")}
 	}
 	if r.err != nil {
 		return nil, r.err

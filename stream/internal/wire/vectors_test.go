@@ -209,6 +209,7 @@ func buildVectors() vectorFile {
 		{Name: "size/request-short", Note: "REQUEST needs 5 fixed bytes", Hex: hexs(withHdr(TypeRequest, 0, 1, make([]byte, 4))), Error: classFrameSize},
 		{Name: "size/reply-short", Hex: hexs(withHdr(TypeReply, 0, 1, make([]byte, 3))), Error: classFrameSize},
 		{Name: "size/checkpoint-short", Hex: hexs(withHdr(TypeCheckpoint, 0, 1, make([]byte, 7))), Error: classFrameSize},
+		{Name: "size/ack-long", Note: "ACK is exactly 8 bytes", Hex: hexs(withHdr(TypeAck, 0, 1, make([]byte, 16))), Error: classFrameSize},
 		{Name: "protocol/open-kind-0", Hex: hexs(withHdr(TypeOpen, 0, 1, openP(0, 0, 1, "r"))), Error: classProtocol},
 		{Name: "protocol/open-kind-5", Hex: hexs(withHdr(TypeOpen, 0, 1, openP(5, 0, 1, "r"))), Error: classProtocol},
 		{Name: "protocol/open-priority-8", Hex: hexs(withHdr(TypeOpen, 0, 1, openP(1, 8, 1, "r"))), Error: classProtocol},
@@ -218,6 +219,7 @@ func buildVectors() vectorFile {
 		{Name: "protocol/open-stream-0", Hex: hexs(withHdr(TypeOpen, 0, 0, openP(1, 0, 1, "r"))), Error: classProtocol},
 		{Name: "protocol/data-stream-0", Hex: hexs(withHdr(TypeData, 0, 0, make([]byte, 8))), Error: classProtocol},
 		{Name: "protocol/credit-stream-0", Hex: hexs(withHdr(TypeCredit, 0, 0, make([]byte, 8))), Error: classProtocol},
+		{Name: "protocol/ack-stream-0", Hex: hexs(withHdr(TypeAck, 0, 0, make([]byte, 8))), Error: classProtocol},
 		{Name: "protocol/ping-on-stream", Note: "session-level frames carry stream id 0", Hex: hexs(withHdr(TypePing, 0, 1, make([]byte, 8))), Error: classProtocol},
 		{Name: "protocol/hello-on-stream", Hex: hexs(withHdr(TypeHello, 0, 1, []byte("{}"))), Error: classProtocol},
 		{Name: "protocol/goaway-on-stream", Hex: hexs(withHdr(TypeGoAway, 0, 3, make([]byte, 8))), Error: classProtocol},
@@ -297,7 +299,7 @@ func TestVectors(t *testing.T) {
 			seen[frames[0].Type()] = true
 		})
 	}
-	for ty := TypeHello; ty <= TypeCheckpoint; ty++ {
+	for ty := TypeHello; ty <= TypeAck; ty++ {
 		require.True(t, seen[ty], "no vector for %s", ty)
 	}
 	for _, v := range vf.Messages {

@@ -3,6 +3,8 @@
 # only) and prints its DSN on stdout. Used by .ci/run for the dataset PostgreSQL tests.
 set -euo pipefail
 port="${PGPORT:-55432}"
+# Take the next free port if something already listens there.
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 dir=$(mktemp -d /tmp/streamd-pg.XXXXXX)
 chown postgres "$dir"

@@ -5,18 +5,24 @@ PKGS    := ./...
 # of bench/ (its own module). Long soak and load runs live behind `make soak`.
 TESTFLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test test-engine test-bench build vet fmt-check fuzz bench soak ci clean
+.PHONY: run test test-engine test-bench bench-smoke build vet fmt-check fuzz bench soak ci clean
 
 run: ## start the daemon with embedded defaults (./streamd-data, 127.0.0.1:8080)
 	$(GO) run ./cmd/streamd serve
 
-test: fmt-check vet test-engine test-bench ## what CI runs
+test: fmt-check vet test-engine test-bench bench-smoke ## what CI runs
 
 test-engine:
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 test-bench:
 	cd bench && $(GO) test $(TESTFLAGS) ./...
+
+# `bench --quick` as a smoke test: it must complete and write valid JSON (no timing checks).
+BENCH_JSON ?= $(or $(TMPDIR),/tmp)/streamd-bench-quick.json
+bench-smoke:
+	cd bench && $(GO) run . --quick --quiet --json $(BENCH_JSON) > /dev/null
+	node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (!r.scenarios || !r.scenarios.length) throw new Error("no scenarios"); console.log("bench --quick: " + r.scenarios.length + " scenarios")' $(BENCH_JSON)
 
 build:
 	$(GO) build -o bin/streamd ./cmd/streamd

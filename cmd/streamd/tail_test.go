@@ -105,7 +105,10 @@ func TestServeTailFile(t *testing.T) {
 	// The command's output: each run is a new epoch, reported on stderr.
 	cmdTail := startTail(t, bin, "hello", "--server", url, "--from-start")
 	cmdTail.expect(t, "hello from a command", "hello from a command")
-	require.Contains(t, cmdTail.stderr.String(), `the source of "hello" restarted`)
+	// stderr is a separate pipe: the notice may land after the lines on stdout.
+	require.Eventually(t, func() bool {
+		return strings.Contains(cmdTail.stderr.String(), `the source of "hello" restarted`)
+	}, 30*time.Second, 10*time.Millisecond, "stderr:\n%s", cmdTail.stderr)
 
 	// Unknown topic: a typed error, exit status 1.
 	_, stderr, code := run(t, bin, nil, "tail", "missing", "--server", url)

@@ -26,11 +26,15 @@ var (
 	binErr  error
 )
 
-// Node returns the node executable, or skips the test when there is none.
+// Node returns the node executable, or skips the test when there is none
+// (fails it when STREAMD_REQUIRE_BROWSER is set, as CI does).
 func Node(t testing.TB) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
+		if os.Getenv("STREAMD_REQUIRE_BROWSER") != "" {
+			t.Fatal("node not found in PATH and STREAMD_REQUIRE_BROWSER is set (install nodejs)")
+		}
 		t.Skip("node not found in PATH: skipping the browser client's tests (install nodejs)")
 	}
 	return node

@@ -20,8 +20,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestBrowser runs every *.test.mjs of this directory. It skips when
-// /usr/bin/chromium (or $CHROMIUM) is absent, and fails when playwright-core
-// is not installed (run `npm ci` in web/).
+// /usr/bin/chromium (or $CHROMIUM) is absent — fails instead when
+// STREAMD_REQUIRE_BROWSER is set (CI) — and fails when playwright-core is not
+// installed (run `npm ci` in web/).
 func TestBrowser(t *testing.T) {
 	nodetest.Node(t)
 	chromium := os.Getenv("CHROMIUM")
@@ -29,6 +30,9 @@ func TestBrowser(t *testing.T) {
 		chromium = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("STREAMD_REQUIRE_BROWSER") != "" {
+			t.Fatalf("%s not found and STREAMD_REQUIRE_BROWSER is set (apt-get install chromium; npm ci in web/)", chromium)
+		}
 		t.Skipf("%s not found: skipping the browser tests (apt-get install chromium; npm ci in web/)", chromium)
 	}
 	bin := nodetest.Streamd(t)

@@ -14,8 +14,8 @@ export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
  * CI that forgot `npm ci` does not pass silently.
  */
 export function skipReason() {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} not found: install Debian's chromium to run the browser tests`;
-  return '';
+  if (existsSync(CHROMIUM) || process.env.STREAMD_REQUIRE_BROWSER) return ''; // required: launching fails loudly
+  return `${CHROMIUM} not found: install Debian's chromium to run the browser tests`;
 }
 
 /** loadPlaywright imports playwright-core from web/node_modules. */

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,7 +58,8 @@ func TestMetricsMoveWithATransfer(t *testing.T) {
 	sess, err := stream.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), &stream.DialOptions{Config: &stream.Config{Compression: []string{"zstd"}}})
 	require.NoError(t, err)
 	defer sess.Close()
-	require.Equal(t, 1.0, scrape(t, ms.URL, "streamd_sessions"))
+	// The server registers the session just after sending WELCOME.
+	require.Eventually(t, func() bool { return scrape(t, ms.URL, "streamd_sessions") == 1 }, 10*time.Second, 5*time.Millisecond)
 
 	st, err := sess.Open(context.Background(), stream.OpenOptions{Route: "up", Kind: stream.Upload})
 	require.NoError(t, err)
@@ -76,7 +78,9 @@ func TestMetricsMoveWithATransfer(t *testing.T) {
 	require.Positive(t, scrape(t, ms.URL, `streamd_transport_bytes_total{direction="in"}`))
 	require.Less(t, scrape(t, ms.URL, `streamd_transport_bytes_total{direction="in"}`), float64(len(data)), "compressed on the wire")
 	require.Equal(t, 1.0, scrape(t, ms.URL, "streamd_streams_opened_total"))
-	require.Zero(t, scrape(t, ms.URL, `streamd_streams{kind="upload",state="active"}`))
+	require.Eventually(t, func() bool {
+		return scrape(t, ms.URL, `streamd_streams{kind="upload",state="active"}`) == 0
+	}, 10*time.Second, 5*time.Millisecond)
 }
 
 func TestBroadcastMetrics(t *testing.T) {

@@ -320,7 +320,9 @@ func classify(err error) (error, wt.SessionErrorCode) {
 		}
 		return peer()
 	case errors.As(err, &h3Err):
-		if h3Err.Remote {
+		// http3's datagram receiver fails locally with H3_DATAGRAM_ERROR when
+		// the peer closed the connection under it: that is the peer closing.
+		if h3Err.Remote || h3Err.ErrorCode == http3.ErrCodeDatagramError {
 			return peer()
 		}
 		return fmt.Errorf("%w: %w", transport.ErrProtocol, err), codeProtocol

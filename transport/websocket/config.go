@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -92,10 +91,8 @@ func (c *Config) Validate() error {
 	case c.Subprotocol != "" && !isToken(c.Subprotocol):
 		return invalid(fmt.Sprintf("Subprotocol %q is not an HTTP token", c.Subprotocol))
 	}
-	for _, o := range c.AllowedOrigins {
-		if _, err := parseAllowedOrigin(o); err != nil {
-			return err
-		}
+	if _, err := transport.NewOriginPolicy(c.AllowedOrigins, false); err != nil {
+		return err
 	}
 	return nil
 }
@@ -143,70 +140,4 @@ func isToken(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// allowedOrigin is one parsed AllowedOrigins entry.
-type allowedOrigin struct {
-	any    bool
-	scheme string // "" matches any scheme
-	host   string // host[:port], lower case
-}
-
-func parseAllowedOrigin(s string) (allowedOrigin, error) {
-	if s == "*" {
-		return allowedOrigin{any: true}, nil
-	}
-	bad := func(why string) (allowedOrigin, error) {
-		return allowedOrigin{}, invalid(fmt.Sprintf("AllowedOrigins entry %q: %s", s, why))
-	}
-	if !strings.Contains(s, "://") {
-		if s == "" || strings.ContainsAny(s, "/?#@ ") {
-			return bad("want \"*\", scheme://host[:port] or host[:port]")
-		}
-		return allowedOrigin{host: strings.ToLower(s)}, nil
-	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return bad(err.Error())
-	case u.Scheme != "http" && u.Scheme != "https":
-		return bad("scheme must be http or https")
-	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		return bad("want scheme://host[:port] only")
-	}
-	return allowedOrigin{scheme: u.Scheme, host: strings.ToLower(u.Host)}, nil
-}
-
-// originPolicy decides which Origin headers Upgrade accepts.
-type originPolicy struct {
-	allowed []allowedOrigin // empty: same origin only
-}
-
-func newOriginPolicy(origins []string) originPolicy {
-	var p originPolicy
-	for _, o := range origins {
-		a, _ := parseAllowedOrigin(o) // validated by Config.Validate
-		p.allowed = append(p.allowed, a)
-	}
-	return p
-}
-
-// allows reports whether a request with the given Origin header values and Host may upgrade.
-func (p originPolicy) allows(origins []string, host string) bool {
-	if len(origins) == 0 {
-		return true // not a browser: browsers always send Origin on WebSocket requests
-	}
-	u, err := url.Parse(origins[0])
-	if err != nil || u.Host == "" {
-		return false // includes the opaque origin "null"
-	}
-	if len(p.allowed) == 0 {
-		return strings.EqualFold(u.Host, host)
-	}
-	for _, a := range p.allowed {
-		if a.any || (strings.EqualFold(u.Host, a.host) && (a.scheme == "" || strings.EqualFold(u.Scheme, a.scheme))) {
-			return true
-		}
-	}
-	return false
 }

@@ -48,7 +48,7 @@ func Dial(ctx context.Context, url string, header http.Header, cfg *Config) (tra
 type Upgrader struct {
 	cfg     Config
 	invalid error // cfg.Validate's error: every Upgrade fails with it
-	origins originPolicy
+	origins transport.OriginPolicy
 	up      gws.Upgrader
 }
 
@@ -60,7 +60,8 @@ func NewUpgrader(cfg *Config) *Upgrader {
 		return &Upgrader{invalid: err}
 	}
 	c := cfg.withDefaults()
-	u := &Upgrader{cfg: c, origins: newOriginPolicy(c.AllowedOrigins)}
+	origins, _ := transport.NewOriginPolicy(c.AllowedOrigins, false) // checked by Validate
+	u := &Upgrader{cfg: c, origins: origins}
 	u.up = gws.Upgrader{
 		HandshakeTimeout:  c.HandshakeTimeout,
 		ReadBufferSize:    c.ReadBufferSize,
@@ -82,7 +83,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		http.Error(w, "websocket endpoint misconfigured", http.StatusInternalServerError)
 		return nil, u.invalid
 	}
-	if !u.origins.allows(r.Header.Values("Origin"), r.Host) {
+	if !u.origins.Allows(r.Header.Values("Origin"), r.Host) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return nil, fmt.Errorf("%w: %q for host %q", ErrOriginNotAllowed, r.Header.Get("Origin"), r.Host)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -111,10 +110,8 @@ func (c *Config) Validate() error {
 			return invalid(fmt.Sprintf("DevCertHosts entry %q is not a host name or IP address", h))
 		}
 	}
-	for _, o := range c.AllowedOrigins {
-		if _, err := parseAllowedOrigin(o); err != nil {
-			return err
-		}
+	if _, err := transport.NewOriginPolicy(c.AllowedOrigins, true); err != nil {
+		return err
 	}
 	return nil
 }
@@ -148,80 +145,4 @@ func (c *Config) withDefaults() Config {
 		d.DevCertValidity = DefaultDevCertValidity
 	}
 	return d
-}
-
-// allowedOrigin is one parsed AllowedOrigins entry.
-type allowedOrigin struct {
-	any    bool
-	scheme string // "" matches any scheme
-	host   string // host[:port], lower case
-}
-
-// parseAllowedOrigin parses an AllowedOrigins entry: "*", scheme://host[:port] or
-// host[:port]. It follows websocket.Config's rules, so one allow-list serves both transports.
-func parseAllowedOrigin(s string) (allowedOrigin, error) {
-	if s == "*" {
-		return allowedOrigin{any: true}, nil
-	}
-	bad := func(why string) (allowedOrigin, error) {
-		return allowedOrigin{}, invalid(fmt.Sprintf("AllowedOrigins entry %q: %s", s, why))
-	}
-	if !strings.Contains(s, "://") {
-		if s == "" || strings.ContainsAny(s, "/?#@ ") {
-			return bad("want \"*\", scheme://host[:port] or host[:port]")
-		}
-		return allowedOrigin{host: strings.ToLower(s)}, nil
-	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return bad(err.Error())
-	case u.Scheme != "http" && u.Scheme != "https":
-		return bad("scheme must be http or https")
-	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		return bad("want scheme://host[:port] only")
-	}
-	return allowedOrigin{scheme: u.Scheme, host: strings.ToLower(u.Host)}, nil
-}
-
-// hostname returns the host of host[:port], without brackets.
-func hostname(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
-}
-
-// originPolicy decides which Origin headers Upgrade accepts.
-type originPolicy struct {
-	allowed []allowedOrigin // empty: same origin only
-}
-
-func newOriginPolicy(origins []string) originPolicy {
-	var p originPolicy
-	for _, o := range origins {
-		a, _ := parseAllowedOrigin(o) // validated by Config.Validate
-		p.allowed = append(p.allowed, a)
-	}
-	return p
-}
-
-// allows reports whether a request with the given Origin header values and Host may upgrade.
-func (p originPolicy) allows(origins []string, host string) bool {
-	if len(origins) == 0 {
-		return true // not a browser: browsers always send Origin with WebTransport
-	}
-	u, err := url.Parse(origins[0])
-	if err != nil || u.Host == "" {
-		return false // includes the opaque origin "null"
-	}
-	if len(p.allowed) == 0 {
-		return strings.EqualFold(u.Hostname(), hostname(host))
-	}
-	for _, a := range p.allowed {
-		if a.any || (strings.EqualFold(u.Host, a.host) && (a.scheme == "" || strings.EqualFold(u.Scheme, a.scheme))) {
-			return true
-		}
-	}
-	return false
 }

@@ -22,7 +22,7 @@ import (
 // transport.Conn. It is safe for concurrent use.
 type Server struct {
 	cfg     Config
-	origins originPolicy
+	origins transport.OriginPolicy
 	certs   *devCertificates // nil with production certificates
 	mux     *http.ServeMux
 	wts     *wt.Server
@@ -38,7 +38,8 @@ func NewServer(cfg *Config) (*Server, error) {
 		return nil, err
 	}
 	c := cfg.withDefaults()
-	s := &Server{cfg: c, origins: newOriginPolicy(c.AllowedOrigins), mux: http.NewServeMux()}
+	origins, _ := transport.NewOriginPolicy(c.AllowedOrigins, true) // checked by Validate
+	s := &Server{cfg: c, origins: origins, mux: http.NewServeMux()}
 	var tlsConf *tls.Config
 	if c.TLSConfig != nil && (len(c.TLSConfig.Certificates) > 0 || c.TLSConfig.GetCertificate != nil ||
 		c.TLSConfig.GetConfigForClient != nil) {
@@ -109,7 +110,7 @@ func (s *Server) Close() error {
 // HTTP 403 and ErrOriginNotAllowed; a request that is not a WebTransport CONNECT gets 400 and
 // ErrHandshake. On error the response has been written; the caller only returns.
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
-	if !s.origins.allows(r.Header.Values("Origin"), r.Host) {
+	if !s.origins.Allows(r.Header.Values("Origin"), r.Host) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return nil, fmt.Errorf("%w: %q for host %q", ErrOriginNotAllowed, r.Header.Get("Origin"), r.Host)
 	}

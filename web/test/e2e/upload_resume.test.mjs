@@ -76,7 +76,9 @@ test('an upload cut by a server crash resumes after the restart', { skip }, asyn
   const s1 = await startServer();
   let s2;
   try {
-    const data = randomBytes(64 << 20);
+    // Large enough that, on a quiet machine too, the first checkpoint comes
+    // back (and the test pauses) long before the upload could finish.
+    const data = randomBytes(384 << 20);
     const file = join(dir, 'cut.bin');
     writeFileSync(file, data);
     const page = await browser.context.newPage();

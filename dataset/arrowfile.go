@@ -320,11 +320,47 @@ func (s *ArrowStreamSource) Close() error {
 	return nil
 }
 
-// ArrowFileSink writes an Arrow IPC file. The footer is written by Close.
-type ArrowFileSink struct {
-	w      *ipc.FileWriter
+// recordWriter is what the Arrow IPC and Parquet writers have in common.
+type recordWriter interface {
+	Write(arrow.RecordBatch) error
+	Close() error
+}
+
+// recordSink is a Sink over a recordWriter: it checks each batch against the
+// schema, writes it under the schema's field metadata and closes once.
+type recordSink[W recordWriter] struct {
+	w      W
 	schema *Schema
 	closed bool
+}
+
+// Write implements Sink.
+func (k *recordSink[W]) Write(rec arrow.RecordBatch) error {
+	if k.closed {
+		return ErrClosed
+	}
+	if err := checkRecord(k.schema, rec); err != nil {
+		return err
+	}
+	r := withSchema(k.schema, rec)
+	defer r.Release()
+	return k.w.Write(r)
+}
+
+// Close implements Sink: it writes the trailer (the IPC file footer, the
+// end-of-stream marker, or Parquet's last row group and footer).
+func (k *recordSink[W]) Close() error {
+	if k.closed {
+		return nil
+	}
+	k.closed = true
+	return k.w.Close()
+}
+
+// ArrowFileSink writes an Arrow IPC file (the footer, on Close, makes it
+// seekable).
+type ArrowFileSink struct {
+	recordSink[*ipc.FileWriter]
 }
 
 // NewArrowFileSink returns a sink writing an Arrow IPC file of schema s to w.
@@ -337,36 +373,12 @@ func NewArrowFileSink(w io.Writer, s *Schema, cfg ArrowConfig) (*ArrowFileSink, 
 	if err != nil {
 		return nil, err
 	}
-	return &ArrowFileSink{w: fw, schema: s}, nil
-}
-
-// Write implements Sink.
-func (k *ArrowFileSink) Write(rec arrow.RecordBatch) error {
-	if k.closed {
-		return ErrClosed
-	}
-	if err := checkRecord(k.schema, rec); err != nil {
-		return err
-	}
-	r := withSchema(k.schema, rec)
-	defer r.Release()
-	return k.w.Write(r)
-}
-
-// Close implements Sink: it writes the footer (and the schema if no batch came).
-func (k *ArrowFileSink) Close() error {
-	if k.closed {
-		return nil
-	}
-	k.closed = true
-	return k.w.Close()
+	return &ArrowFileSink{recordSink[*ipc.FileWriter]{w: fw, schema: s}}, nil
 }
 
 // ArrowStreamSink writes an Arrow IPC stream.
 type ArrowStreamSink struct {
-	w      *ipc.Writer
-	schema *Schema
-	closed bool
+	recordSink[*ipc.Writer]
 }
 
 // NewArrowStreamSink returns a sink writing an Arrow IPC stream of schema s to w.
@@ -375,27 +387,5 @@ func NewArrowStreamSink(w io.Writer, s *Schema, cfg ArrowConfig) *ArrowStreamSin
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	return &ArrowStreamSink{w: ipc.NewWriter(w, ipc.WithSchema(s.Arrow()), ipc.WithAllocator(mem)), schema: s}
-}
-
-// Write implements Sink.
-func (k *ArrowStreamSink) Write(rec arrow.RecordBatch) error {
-	if k.closed {
-		return ErrClosed
-	}
-	if err := checkRecord(k.schema, rec); err != nil {
-		return err
-	}
-	r := withSchema(k.schema, rec)
-	defer r.Release()
-	return k.w.Write(r)
-}
-
-// Close implements Sink: it writes the end-of-stream marker.
-func (k *ArrowStreamSink) Close() error {
-	if k.closed {
-		return nil
-	}
-	k.closed = true
-	return k.w.Close()
+	return &ArrowStreamSink{recordSink[*ipc.Writer]{w: ipc.NewWriter(w, ipc.WithSchema(s.Arrow()), ipc.WithAllocator(mem)), schema: s}}
 }

@@ -225,10 +225,14 @@ func (s *ParquetSource) Close() error {
 // ParquetSink writes a Parquet file. The Arrow schema is stored in the file
 // metadata, so time zones and units read back exactly.
 type ParquetSink struct {
-	fw     *pqarrow.FileWriter
-	schema *Schema
-	closed bool
+	recordSink[bufferedParquet]
 }
+
+// bufferedParquet writes through WriteBuffered, so rows collect into row
+// groups of the configured length instead of one row group per batch.
+type bufferedParquet struct{ *pqarrow.FileWriter }
+
+func (b bufferedParquet) Write(rec arrow.RecordBatch) error { return b.WriteBuffered(rec) }
 
 // readerOnly hides an io.Closer: file.Reader.Close would close it, and
 // the caller owns r.
@@ -301,27 +305,5 @@ func NewParquetSink(w io.Writer, s *Schema, cfg ParquetConfig) (*ParquetSink, er
 	if err != nil {
 		return nil, err
 	}
-	return &ParquetSink{fw: fw, schema: s}, nil
-}
-
-// Write implements Sink. Rows are buffered until a row group is full.
-func (k *ParquetSink) Write(rec arrow.RecordBatch) error {
-	if k.closed {
-		return ErrClosed
-	}
-	if err := checkRecord(k.schema, rec); err != nil {
-		return err
-	}
-	r := withSchema(k.schema, rec)
-	defer r.Release()
-	return k.fw.WriteBuffered(r)
-}
-
-// Close implements Sink: it writes the last row group and the footer.
-func (k *ParquetSink) Close() error {
-	if k.closed {
-		return nil
-	}
-	k.closed = true
-	return k.fw.Close()
+	return &ParquetSink{recordSink[bufferedParquet]{w: bufferedParquet{fw}, schema: s}}, nil
 }

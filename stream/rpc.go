@@ -203,32 +203,39 @@ func (s *Session) onRequest(f wire.Request, scratch *[]byte) error {
 	s.handlers.Add(1)
 	go func() {
 		defer s.handlers.Done()
-		defer func() { <-s.reqSem }()
-		ctx, cancel := context.WithTimeout(s.ctx, timeout)
-		defer cancel()
-		out, err := func() (out []byte, err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("handler panic: %v", r)
-				}
-			}()
-			return h(ctx, s, in)
-		}()
-		if err != nil {
-			code := codeOf(err, CodeInternal)
-			if errors.Is(err, context.DeadlineExceeded) {
-				code = CodeTimeout
-			}
-			s.sendReply(f.ID, code, []byte(truncate(err.Error(), 1024)))
-			return
-		}
-		if len(out) > s.maxFrame {
-			s.sendReply(f.ID, CodeMessageTooLarge, []byte(fmt.Sprintf("reply of %d bytes > max frame %d", len(out), s.maxFrame)))
-			return
-		}
-		s.sendReply(f.ID, CodeNoError, out)
+		code, out := s.runRequest(h, in, timeout)
+		// Free the slot before the reply leaves: a client that waits for each
+		// reply before sending the next request must never see BUSY.
+		<-s.reqSem
+		s.sendReply(f.ID, code, out)
 	}()
 	return nil
+}
+
+// runRequest runs one request handler under its deadline and maps its result
+// to the reply code and payload.
+func (s *Session) runRequest(h RequestHandler, in []byte, timeout time.Duration) (Code, []byte) {
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	out, err := func() (out []byte, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("handler panic: %v", r)
+			}
+		}()
+		return h(ctx, s, in)
+	}()
+	if err != nil {
+		code := codeOf(err, CodeInternal)
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = CodeTimeout
+		}
+		return code, []byte(truncate(err.Error(), 1024))
+	}
+	if len(out) > s.maxFrame {
+		return CodeMessageTooLarge, []byte(fmt.Sprintf("reply of %d bytes > max frame %d", len(out), s.maxFrame))
+	}
+	return CodeNoError, out
 }
 
 func (s *Session) sendReply(id uint32, code Code, data []byte) {

@@ -284,6 +284,23 @@ func TestRequestErrors(t *testing.T) {
 	})
 }
 
+// A client that waits for each reply before its next request never sees BUSY,
+// even with a single request slot: the slot is free before the reply leaves.
+func TestSequentialRequestsNeverBusy(t *testing.T) {
+	forEachTransport(t, &ServerConfig{Session: &Config{MaxConcurrentRequests: 1}}, func(m *Mux) {
+		m.HandleRequest("echo", func(ctx context.Context, s *Session, data []byte) ([]byte, error) {
+			return data, nil
+		})
+	}, func(t *testing.T, env *testEnv) {
+		sess := env.mustDial(nil)
+		for i := range 300 {
+			out, err := sess.Request(context.Background(), "echo", []byte(fmt.Sprint(i)))
+			require.NoError(t, err, "request %d", i)
+			require.Equal(t, fmt.Sprint(i), string(out))
+		}
+	})
+}
+
 func TestOpenErrors(t *testing.T) {
 	forEachTransport(t, &ServerConfig{Session: &Config{MaxStreams: 4}}, func(m *Mux) {
 		m.Handle("hold", Bidi, func(ctx context.Context, st *Stream) error {

@@ -112,10 +112,17 @@ type RecvWindow struct {
 	epochStarted bool
 	epochStart   time.Time
 	epochOffset  uint64 // consumed at epochStart
-	// starved is set when, in this epoch, the peer used all its credit: with
-	// the consumption-rate test below, that tells a window-bound transfer from
-	// one whose credit arrives in time (a short path) or whose reader is slow.
-	starved bool
+	// The previous epoch's start, for rates over the last two epochs.
+	prevStart  time.Time
+	prevOffset uint64
+	havePrev   bool
+
+	// Growth probing (maybeGrow): the size and rate before the last doubling,
+	// where the probe stands, and until when growth is on hold.
+	probe     probeState
+	probeFrom uint64
+	probeRate float64
+	holdUntil time.Time
 
 	clock  Clock
 	rtt    *RTTStats
@@ -187,9 +194,6 @@ func (w *RecvWindow) OnData(offset, n uint64) error {
 		w.epochOffset = w.consumed
 	}
 	w.received = end
-	if end == w.limit {
-		w.starved = true
-	}
 	if w.released {
 		w.consumed = end
 	}
@@ -256,14 +260,24 @@ func (w *RecvWindow) PendingGrant() (limit uint64, ok bool) {
 	return w.limit, true
 }
 
-// maybeGrow doubles the window (capped by Max, the budget's cap and the budget's free
-// bytes) when more than half a window was consumed in this epoch, the peer ran out of
-// credit (starved), and at a rate that makes the window,
-// not the link, the bottleneck: a full window in under autoTuneRTTs minimum RTTs. Without
-// the starvation test a fast reader on a short path grew its window on every epoch and the
-// extra bytes in flight queued in socket buffers, ahead of small messages (bench hol:
-// p99 3.2 ms auto-tuned vs 0.25 ms with a fixed window). It then starts a new epoch. The window never shrinks, so credit is never revoked.
-// This is quic-go's maybeAdjustWindowSize.
+// maybeGrow runs at the end of each epoch (more than half a window consumed). It
+// doubles the window (capped by Max, the budget's cap and the budget's free bytes)
+// when the last two epochs consumed their bytes at better than a full window per
+// autoTuneRTTs minimum RTTs: the window, not the link, looks like the
+// bottleneck. This is quic-go's maybeAdjustWindowSize.
+//
+// Then it checks that the doubling paid, as gRPC's BDP estimator grows only
+// while measured bandwidth rises: it lets one epoch pass (bytes sent under the
+// old credit still arrive at the old rate), and if the consumption rate over the
+// next two epochs is not probeGain times the rate before the doubling, the
+// bottleneck is elsewhere (a busy CPU, the reader, the sender, the link), so the
+// window steps back and holds for probeHold. Without that check a fast reader on
+// a short path grew its window on RTT samples inflated by its own queue, and the
+// extra bytes in flight queued in socket buffers ahead of small messages
+// (BenchmarkHOL: p50 273 µs, p99 2.7 ms auto-tuned vs 8 µs, 264 µs fixed; an
+// earlier "the peer ran out of credit" test could not tell a starved sender
+// from one whose credit was topped up in time). Stepping back never revokes
+// credit: the limit already granted stands, later grants are smaller.
 func (w *RecvWindow) maybeGrow() {
 	if !w.epochStarted {
 		return
@@ -273,24 +287,68 @@ func (w *RecvWindow) maybeGrow() {
 		return
 	}
 	now := w.clock.Now()
-	starved := w.starved
-	w.starved = false
+	// Rates and the speed test look at the last two epochs, a full window: over
+	// half a window the rate swings with where the sender's bursts fall.
+	spanStart, spanOffset, whole := w.prevStart, w.prevOffset, w.havePrev
+	w.prevStart, w.prevOffset, w.havePrev = w.epochStart, w.epochOffset, true
+	w.epochStart, w.epochOffset = now, w.consumed
+	if !whole {
+		return
+	}
+	span := w.consumed - spanOffset
+	elapsed := now.Sub(spanStart)
+	rate := math.Inf(1)
+	if elapsed > 0 {
+		rate = float64(span) / elapsed.Seconds()
+	}
+	switch w.probe {
+	case probeSettling, probeMeasuring:
+		w.probe++
+		return
+	case probeDeciding:
+		w.probe = probeIdle
+		if rate < probeGain*w.probeRate {
+			w.size = w.probeFrom
+			w.holdUntil = now.Add(max(probeHold, 8*w.rtt.Min()))
+		}
+		return
+	}
+	if now.Before(w.holdUntil) {
+		return
+	}
 	// The minimum RTT, not the smoothed one: samples taken while bulk data
-	// queues in socket buffers are inflated by that queue, and growing the
-	// window on them grows the queue further (bufferbloat).
-	if rtt := w.rtt.Min(); rtt > 0 && starved {
-		elapsed := now.Sub(w.epochStart)
-		fraction := float64(inEpoch) / float64(w.size)
-		if float64(elapsed) < autoTuneRTTs*fraction*float64(rtt) {
-			newSize := min(2*w.size, w.max, w.budget.Cap())
-			if newSize > w.size && w.budget.Available() >= newSize-w.size {
-				w.size = newSize
-			}
+	// queues in socket buffers are inflated by that queue.
+	rtt := w.rtt.Min()
+	fraction := float64(span) / float64(w.size)
+	if rtt > 0 && float64(elapsed) < autoTuneRTTs*fraction*float64(rtt) {
+		newSize := min(2*w.size, w.max, w.budget.Cap())
+		if newSize > w.size && w.budget.Available() >= newSize-w.size {
+			w.probeFrom, w.probeRate, w.probe = w.size, rate, probeSettling
+			w.size = newSize
 		}
 	}
-	w.epochStart = now
-	w.epochOffset = w.consumed
 }
+
+// Growth probing (see maybeGrow).
+const (
+	// probeGain is the rise in consumption rate a doubling must bring to stay:
+	// a window-bound stream nearly doubles its rate, a stream bound elsewhere
+	// does not move.
+	probeGain = 1.25
+	// probeHold is how long a window whose doubling did not pay waits before it
+	// probes again (or 8 minimum RTTs, when that is longer).
+	probeHold = time.Second
+)
+
+// probeState tracks a window doubling until the rate after it is known.
+type probeState uint8
+
+const (
+	probeIdle      probeState = iota
+	probeSettling             // first epoch after a doubling: old-credit bytes still arrive
+	probeMeasuring            // second epoch: the first half of the measured span
+	probeDeciding             // third epoch: the rate over the last two decides
+)
 
 // Release ends the window when the stream's receive side is finished and its buffer
 // dropped: it returns all budget the window holds. Later OnConsume and PendingGrant calls

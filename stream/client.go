@@ -85,6 +85,7 @@ func clientHandshake(ctx context.Context, conn transport.Conn, cfg *Config, toke
 		Auth:        token,
 		Client:      "streamd-go/1",
 		Resumable:   resumable,
+		Lanes:       s.cfg.offersLanes(conn),
 	}
 	if hello.Compression == nil {
 		hello.Compression = []string{}
@@ -129,6 +130,6 @@ func clientHandshake(ctx context.Context, conn transport.Conn, cfg *Config, toke
 		hello.Resumable = false
 		s.rs.hello = hello
 	}
-	s.start()
+	s.start(hello.Lanes && w.Lanes)
 	return s, nil
 }

@@ -37,6 +37,12 @@ type Config struct {
 	// dropped for it become a gap error if the peer resumes from before them.
 	// Stream.SetReplayBuffer overrides it per stream. Default 16 MiB.
 	ReplayBuffer int
+	// NativeStreams offers (client) or accepts (server) native streams mode on
+	// transports that have lanes (WebTransport): each stream's frames travel on
+	// its own QUIC stream, so a packet lost on one stream stalls only that
+	// stream (docs/WEBTRANSPORT.md §7). Both sides must set it; on WebSocket it
+	// does nothing. Default off: see docs/WEBTRANSPORT.md §7 for the numbers.
+	NativeStreams bool
 	// MaxStreams is the most concurrent streams the peer may open. Default 1000.
 	MaxStreams int
 	// MaxQueuedControl caps queued control frames (PONG, ERROR, ...). A peer that

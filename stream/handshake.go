@@ -33,8 +33,11 @@ type streamPosition struct {
 type resumeInfo struct {
 	Token string `json:"token,omitempty"`
 	// LastStream is the highest stream id the sender has seen the peer open.
-	LastStream uint32           `json:"lastStream"`
-	Streams    []streamPosition `json:"streams"`
+	LastStream uint32 `json:"lastStream"`
+	// Missing lists ids below LastStream whose OPEN has not arrived (with
+	// lanes OPENs may overtake each other): the peer sends them again.
+	Missing []uint32         `json:"missing,omitempty"`
+	Streams []streamPosition `json:"streams"`
 }
 
 // helloMsg is the HELLO JSON (docs/PROTOCOL.md §4). Unknown members are ignored.
@@ -49,6 +52,8 @@ type helloMsg struct {
 	Auth        string      `json:"auth,omitempty"`
 	Layouts     []string    `json:"layouts,omitempty"`
 	Client      string      `json:"client,omitempty"`
+	// Lanes offers native streams mode (docs/WEBTRANSPORT.md §7).
+	Lanes bool `json:"lanes,omitempty"`
 }
 
 // welcomeMsg is the WELCOME JSON.
@@ -64,6 +69,13 @@ type welcomeMsg struct {
 	ResumeTTL    int         `json:"resumeTTL,omitempty"`
 	Resumed      *resumeInfo `json:"resumed,omitempty"`
 	PingInterval int         `json:"pingInterval"`
+	// Lanes accepts native streams mode for this transport.
+	Lanes bool `json:"lanes,omitempty"`
+}
+
+// offersLanes reports whether this side may use lanes on conn.
+func (c *Config) offersLanes(conn transport.Conn) bool {
+	return c.NativeStreams && transport.Lanes(conn) != nil
 }
 
 // handshakeLimits bound frames before negotiation.

@@ -40,6 +40,7 @@ var transports = []transportCase{
 	{"pipe", pipeEnv},
 	{"websocket", websocketEnv},
 	{"webtransport", webtransportEnv},
+	{"webtransport-native", webtransportNativeEnv},
 }
 
 func pipeEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv {

@@ -255,6 +255,33 @@ func (s *Session) onData(f wire.Data, scratch *[]byte) error {
 	return nil
 }
 
+// notePeerOpen checks the id of a stream the peer opens and records it; s.mu
+// is held. Ids must rise, except that with lanes an OPEN may overtake others:
+// the ids it skipped are remembered (bounded by MaxStreams) until their OPENs
+// arrive, on these lanes or, after a resume, on any transport.
+func (s *Session) notePeerOpen(id uint32) error {
+	if id <= s.peerLastID {
+		if _, ok := s.peerMissing[id]; !ok {
+			return protoErr("stream id %d not above %d", id, s.peerLastID)
+		}
+		delete(s.peerMissing, id)
+		return nil
+	}
+	if s.lanesOn.Load() && id-s.peerLastID > 2 {
+		if (id-s.peerLastID)/2 > uint32(s.cfg.MaxStreams) || len(s.peerMissing) >= s.cfg.MaxStreams {
+			return protoErr("stream id %d skips more than %d streams", id, s.cfg.MaxStreams)
+		}
+		if s.peerMissing == nil {
+			s.peerMissing = make(map[uint32]struct{})
+		}
+		for skipped := id - 2; skipped > s.peerLastID && skipped < id; skipped -= 2 {
+			s.peerMissing[skipped] = struct{}{}
+		}
+	}
+	s.peerLastID = id
+	return nil
+}
+
 // unknownStream decides whether a frame for an id with no live stream is stale
 // (the stream ended; frames in flight are ignored) or a protocol violation.
 func (s *Session) unknownStream(id uint32, t wire.FrameType) error {
@@ -293,11 +320,10 @@ func (s *Session) onOpen(f wire.Open) error {
 		return protoErr("peer opened stream %d with this side's parity", f.StreamID)
 	}
 	s.mu.Lock()
-	if f.StreamID <= s.peerLastID {
+	if err := s.notePeerOpen(f.StreamID); err != nil {
 		s.mu.Unlock()
-		return protoErr("stream id %d not above %d", f.StreamID, s.peerLastID)
+		return err
 	}
-	s.peerLastID = f.StreamID
 	var refuse *StreamError
 	handler := s.mux.streamHandler(f.Route, f.Kind)
 	switch {

@@ -423,34 +423,35 @@ func (s *Session) resumeClient(ctx context.Context, conn transport.Conn, token s
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	_, err := s.reattach(conn, func(mine *resumeInfo) (*resumeInfo, error) {
+	_, err := s.reattach(conn, func(mine *resumeInfo) (*resumeInfo, bool, error) {
 		mine.Token = s.rs.token
 		hello := s.rs.hello
 		hello.Auth = token
 		hello.Resume = mine
+		hello.Lanes = s.cfg.offersLanes(conn) // the new transport may differ (WT → WS)
 		b, err := json.Marshal(hello)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if len(b) > wire.MaxHandshakeLen {
-			return nil, &ConnError{Code: CodeResumeRejected,
+			return nil, false, &ConnError{Code: CodeResumeRejected,
 				Reason: fmt.Sprintf("%d streams do not fit in one HELLO", len(mine.Streams))}
 		}
 		if err := conn.WriteMessage(wire.Hello{JSON: b}.Append(nil)); err != nil {
-			return nil, &ConnError{Code: CodeInternal, Reason: "resume: send HELLO", Err: err}
+			return nil, false, &ConnError{Code: CodeInternal, Reason: "resume: send HELLO", Err: err}
 		}
 		payload, err := readHandshakeFrame(conn, wire.TypeWelcome, s.cfg.HandshakeTimeout)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		var w welcomeMsg
 		if err := json.Unmarshal(payload, &w); err != nil {
-			return nil, protoErr("resume: WELCOME: %v", err)
+			return nil, false, protoErr("resume: WELCOME: %v", err)
 		}
 		if w.Resumed == nil || w.Session != s.id {
-			return nil, protoErr("resume: WELCOME does not resume session %s", s.id)
+			return nil, false, protoErr("resume: WELCOME does not resume session %s", s.id)
 		}
-		return w.Resumed, nil
+		return w.Resumed, hello.Lanes && w.Lanes, nil
 	})
 	if err != nil {
 		conn.Close()

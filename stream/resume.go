@@ -95,6 +95,7 @@ func (r *streamResume) countResent(s *Session, offset, n uint64) {
 // attachment is one transport a session runs on, with its reader and writer.
 type attachment struct {
 	conn       transport.Conn
+	lanes      transport.LaneConn // non-nil in native streams mode
 	gen        uint64
 	stop       chan struct{} // closed when the attachment ends
 	stopOnce   sync.Once
@@ -105,12 +106,18 @@ type attachment struct {
 	cause      error // why it ended (with park)
 }
 
-// attach starts the reader and writer on conn. The caller holds resumeMu or
-// is the handshake (no concurrent attach).
-func (s *Session) attach(conn transport.Conn) *attachment {
+// attach starts the reader and writer on conn, on lanes when the handshake
+// agreed on them. The caller holds resumeMu or is the handshake (no concurrent
+// attach).
+func (s *Session) attach(conn transport.Conn, lanes bool) *attachment {
+	a := &attachment{conn: conn, stop: make(chan struct{}), writerDone: make(chan struct{}), ended: make(chan struct{})}
+	if lc := transport.Lanes(conn); lanes && lc != nil && lc.StartLanes() == nil {
+		a.lanes = lc
+	}
+	s.lanesOn.Store(a.lanes != nil)
 	s.attMu.Lock()
 	s.gen++
-	a := &attachment{conn: conn, gen: s.gen, stop: make(chan struct{}), writerDone: make(chan struct{}), ended: make(chan struct{})}
+	a.gen = s.gen
 	s.att = a
 	if s.rs != nil && s.rs.parkTimer != nil {
 		s.rs.parkTimer.Stop()
@@ -225,7 +232,7 @@ func (s *Session) watch(a *attachment) {
 // there is one (a client resuming before this side noticed the cut), lets
 // exchange do the handshake with this side's positions and return the peer's,
 // re-sends what the peer is missing and starts the loops on conn.
-func (s *Session) reattach(conn transport.Conn, exchange func(mine *resumeInfo) (*resumeInfo, error)) (*attachment, error) {
+func (s *Session) reattach(conn transport.Conn, exchange func(mine *resumeInfo) (*resumeInfo, bool, error)) (*attachment, error) {
 	s.resumeMu.Lock()
 	defer s.resumeMu.Unlock()
 	if s.isClosing() {
@@ -244,7 +251,7 @@ func (s *Session) reattach(conn transport.Conn, exchange func(mine *resumeInfo) 
 	}
 	s.attMu.Unlock()
 	mine := s.positions()
-	peer, err := exchange(mine)
+	peer, lanes, err := exchange(mine)
 	if err != nil {
 		if s.rs.server != nil {
 			s.rs.server.parked(s, s.generation())
@@ -253,7 +260,7 @@ func (s *Session) reattach(conn transport.Conn, exchange func(mine *resumeInfo) 
 	}
 	s.reconcile(peer)
 	s.stats.resumes.Add(1)
-	return s.attach(conn), nil
+	return s.attach(conn, lanes), nil
 }
 
 func (s *Session) generation() uint64 {
@@ -267,6 +274,10 @@ func (s *Session) positions() *resumeInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info := &resumeInfo{LastStream: s.peerLastID, Streams: make([]streamPosition, 0, len(s.streams))}
+	for id := range s.peerMissing {
+		info.Missing = append(info.Missing, id)
+	}
+	slices.Sort(info.Missing)
 	for _, st := range s.streams {
 		st.mu.Lock()
 		if !st.state.Terminal() {
@@ -347,7 +358,7 @@ func (s *Session) reconcile(peer *resumeInfo) {
 				failed = append(failed, failure{st, err})
 			}
 			check = append(check, st)
-		case st.local && id > peer.LastStream:
+		case st.local && (id > peer.LastStream || slices.Contains(peer.Missing, id)):
 			frames = append(frames, st.openFrame()) // the peer never got the OPEN
 		}
 		// Otherwise the peer has ended the stream and repeats how (below, on its side).
@@ -357,7 +368,8 @@ func (s *Session) reconcile(peer *resumeInfo) {
 			continue
 		}
 		peerOpened := (p.ID%2 == 1) != s.isClient
-		if peerOpened && p.ID > s.peerLastID || !peerOpened && p.ID >= s.nextID {
+		_, missing := s.peerMissing[p.ID]
+		if peerOpened && (p.ID > s.peerLastID || missing) || !peerOpened && p.ID >= s.nextID {
 			continue // its OPEN is on the way again (or it is not ours to judge)
 		}
 		if rec, ok := s.rs.finished[p.ID]; ok {

@@ -100,17 +100,18 @@ func (srv *Server) resume(conn transport.Conn, principal string, h *helloMsg) (*
 		return nil, nil, reject(fmt.Sprintf("maxFrame %d / maxMessage %d below the session's %d / %d",
 			h.MaxFrame, h.MaxMessage, s.maxFrame, s.maxMessage))
 	}
-	a, err := s.reattach(conn, func(mine *resumeInfo) (*resumeInfo, error) {
+	a, err := s.reattach(conn, func(mine *resumeInfo) (*resumeInfo, bool, error) {
 		w := s.rs.welcome
 		w.Resumed = mine
+		w.Lanes = h.Lanes && s.cfg.offersLanes(conn)
 		frame, err := marshalFrame(wire.TypeWelcome, w)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := conn.WriteMessage(frame); err != nil {
-			return nil, &ConnError{Code: CodeInternal, Reason: "handshake: send WELCOME", Err: err}
+			return nil, false, &ConnError{Code: CodeInternal, Reason: "handshake: send WELCOME", Err: err}
 		}
-		return h.Resume, nil
+		return h.Resume, w.Lanes, nil
 	})
 	if err != nil {
 		return nil, nil, err

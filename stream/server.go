@@ -239,6 +239,7 @@ func (srv *Server) accept(conn transport.Conn, principal string, authenticated b
 		Window:       cfg.StreamWindow,
 		MaxStreams:   cfg.MaxStreams,
 		PingInterval: int(cfg.PingInterval / time.Millisecond),
+		Lanes:        h.Lanes && cfg.offersLanes(conn),
 	}
 	if w.Compression == nil {
 		w.Compression = []string{}
@@ -258,7 +259,7 @@ func (srv *Server) accept(conn transport.Conn, principal string, authenticated b
 		}
 		return fail(err)
 	}
-	a := s.start()
+	a := s.start(w.Lanes)
 	return s, a, false, nil
 }
 

@@ -52,10 +52,14 @@ type Session struct {
 
 	budget *flowctl.Budget
 
-	mu          sync.Mutex
-	streams     map[uint32]*Stream
-	nextID      uint32
-	peerLastID  uint32
+	mu         sync.Mutex
+	streams    map[uint32]*Stream
+	nextID     uint32
+	peerLastID uint32
+	// peerMissing holds peer stream ids below peerLastID whose OPEN has not
+	// arrived: with lanes, OPENs travel on their streams' lanes and may
+	// overtake each other (native streams mode).
+	peerMissing map[uint32]struct{}
 	peerStreams int
 	goAwaySent  bool
 	goAwayRecv  bool
@@ -75,6 +79,11 @@ type Session struct {
 	// a resume found the peer missing); guarded by wmu.
 	prelude   [][]byte
 	flushOnce sync.Once
+	// laneEnds lists streams whose lanes the writer ends (native streams
+	// mode); guarded by wmu.
+	laneEnds []uint32
+	// lanesOn is set while the session runs on lanes.
+	lanesOn atomic.Bool
 
 	// The transport the session runs on (resume.go): att is nil while a
 	// resumable session is parked; resumeMu serializes resumes.
@@ -193,8 +202,8 @@ func newSession(conn transport.Conn, cfg *Config, isClient bool) *Session {
 }
 
 // start runs the reader and writer once the handshake is done.
-func (s *Session) start() *attachment {
-	a := s.attach(s.conn)
+func (s *Session) start(lanes bool) *attachment {
+	a := s.attach(s.conn, lanes)
 	s.probeRTT() //nolint:errcheck // an RTT sample from the start, for window auto-tuning
 	return a
 }
@@ -372,6 +381,9 @@ func (s *Session) removeStream(st *Stream) {
 	s.mu.Unlock()
 	s.wmu.Lock()
 	s.sched.Remove(st.id)
+	if s.lanesOn.Load() {
+		s.laneEnds = append(s.laneEnds, st.id)
+	}
 	s.wmu.Unlock()
 }
 

@@ -34,13 +34,23 @@ import (
 func BenchmarkWebTransport(b *testing.B) {
 	b.Run("throughput/raw-webtransport", benchRawWebTransport)
 	b.Run("throughput/session-webtransport", func(b *testing.B) { benchSessionOver(b, "wt") })
+	b.Run("throughput/session-webtransport-native", func(b *testing.B) { benchSessionOver(b, "wt-native") })
 	b.Run("throughput/session-websocket", func(b *testing.B) { benchSessionOver(b, "ws") })
 	b.Run("request-reply/webtransport", func(b *testing.B) { benchRequestOver(b, "wt") })
+	b.Run("request-reply/webtransport-native", func(b *testing.B) { benchRequestOver(b, "wt-native") })
 	b.Run("request-reply/websocket", func(b *testing.B) { benchRequestOver(b, "ws") })
 }
 
 // benchDial serves mux over both transports and dials the one named kind.
 func benchDial(b *testing.B, mux *Mux, cfg *Config, kind string) *Session {
+	if kind == "wt-native" {
+		c := Config{}
+		if cfg != nil {
+			c = *cfg
+		}
+		c.NativeStreams = true
+		cfg, kind = &c, "wt"
+	}
 	srv, err := NewServer(mux, &ServerConfig{Session: cfg})
 	if err != nil {
 		b.Fatal(err)

@@ -79,6 +79,38 @@ func webtransportEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv {
 	return env
 }
 
+// webtransportNativeEnv is webtransportEnv in native streams mode: both sides
+// set NativeStreams, and every session it dials runs on lanes.
+func webtransportNativeEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv {
+	var sc ServerConfig
+	if scfg != nil {
+		sc = *scfg
+	}
+	var sess Config
+	if sc.Session != nil {
+		sess = *sc.Session
+	}
+	sess.NativeStreams = true
+	sc.Session = &sess
+	env := webtransportEnv(t, mux, &sc)
+	env.name = "webtransport-native"
+	dial := env.dial
+	env.dial = func(cfg *Config) (*Session, error) {
+		var c Config
+		if cfg != nil {
+			c = *cfg
+		}
+		c.NativeStreams = true
+		s, err := dial(&c)
+		if err == nil && !s.lanesOn.Load() {
+			s.Close()
+			t.Fatal("native streams mode was not negotiated")
+		}
+		return s, err
+	}
+	return env
+}
+
 func echoMux() *Mux {
 	m := NewMux()
 	m.HandleRequest("echo", func(_ context.Context, _ *Session, data []byte) ([]byte, error) { return data, nil })
@@ -320,4 +352,74 @@ func TestWebTransportResumeAcrossTransports(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []string{"udp", "tcp", "udp"}, networks)
+}
+
+// TestWebTransportNativeResume: in native streams mode, four uploads at once
+// survive two cuts of their WebTransport connection; every stream's OPEN and
+// data travel on its own QUIC stream, and the resumed session runs on lanes
+// again.
+func TestWebTransportNativeResume(t *testing.T) {
+	noLeaks(t)
+	const size, streams = 4 << 20, 4
+	cfg := resumeConfig()
+	cfg.NativeStreams = true
+	sums := make(chan [32]byte, streams)
+	mux := NewMux()
+	mux.Handle("up", Upload, sinkHandler(sums))
+	srv, err := NewServer(mux, &ServerConfig{Session: cfg, Logger: quietLog()})
+	require.NoError(t, err)
+	w := newWebTransportServer(t, srv, nil)
+
+	var dials atomic.Int64
+	dial := func(ctx context.Context) (transport.Conn, error) {
+		conn, err := DialTransport(ctx, w.url, w.options(cfg))
+		if err != nil {
+			return nil, err
+		}
+		if dials.Add(1) <= 2 { // cut the first two connections a third of the way through
+			return transport.WithFaults(conn, transport.FaultConfig{CutAfterBytes: streams * size / 3}), nil
+		}
+		return conn, nil
+	}
+	client, err := NewReconnectingClient(ReconnectConfig{
+		Dial: dial, Options: &DialOptions{Config: cfg},
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+	})
+	require.NoError(t, err)
+	require.NoError(t, client.Connect(t.Context()))
+	t.Cleanup(func() {
+		client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx) //nolint:errcheck // test teardown
+	})
+	sess := client.Session()
+	require.True(t, sess.lanesOn.Load(), "native streams mode negotiated")
+	want := make(map[[32]byte]bool)
+	errs := make(chan error, streams)
+	for i := range streams {
+		data := randomData(size, uint64(10+i))
+		want[sha256.Sum256(data)] = true
+		go func() {
+			st, err := sess.Open(t.Context(), OpenOptions{Route: "up", Kind: Upload, Checksum: true})
+			if err == nil {
+				_, err = io.Copy(st, bytes.NewReader(data))
+			}
+			if err == nil {
+				err = st.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range streams {
+		require.NoError(t, <-errs)
+	}
+	for range streams {
+		sum := <-sums
+		require.True(t, want[sum], "an upload arrived altered")
+		delete(want, sum)
+	}
+	require.Same(t, sess, client.Session(), "resumed, not replaced")
+	require.EqualValues(t, 2, sess.Stats().Resumes)
+	require.True(t, sess.lanesOn.Load(), "still on lanes after the resumes")
 }

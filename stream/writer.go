@@ -15,16 +15,58 @@ import (
 // arena (headers, control frames, compressed data) and stream chunks (raw data,
 // sent without copying); release holds chunks to recycle once written.
 type batch struct {
-	parts   [][]byte
+	parts   [][]byte // the main lane's message (every frame, without lanes)
 	arena   []byte
 	size    int
 	release [][]byte
 	done    []*Stream // streams whose CLOSE went out in this batch
+
+	// With lanes (native streams mode), frames of stream X go to lane X, each
+	// lane's its own message; lanes lists them in first-use order.
+	laned bool
+	lanes []laneParts
+	spare []laneParts // reset lanes, for their slices' capacity
 }
+
+// laneParts is one lane's message in a batch.
+type laneParts struct {
+	id    uint32
+	parts [][]byte
+}
+
+// partsFor returns the part list frames for lane id go to: the main lane's
+// without lanes or for id 0.
+func (b *batch) partsFor(id uint32) *[][]byte {
+	if !b.laned || id == 0 {
+		return &b.parts
+	}
+	for i := range b.lanes {
+		if b.lanes[i].id == id {
+			return &b.lanes[i].parts
+		}
+	}
+	var lp laneParts
+	if n := len(b.spare); n > 0 {
+		lp, b.spare = b.spare[n-1], b.spare[:n-1]
+	}
+	lp.id = id
+	b.lanes = append(b.lanes, lp)
+	return &b.lanes[len(b.lanes)-1].parts
+}
+
+// empty reports whether the batch holds no frame.
+func (b *batch) empty() bool { return len(b.parts) == 0 && len(b.lanes) == 0 }
 
 func (b *batch) reset() {
 	clear(b.parts)
 	b.parts = b.parts[:0]
+	for _, lp := range b.lanes {
+		clear(lp.parts)
+		lp.parts = lp.parts[:0]
+		b.spare = append(b.spare, lp)
+	}
+	clear(b.lanes)
+	b.lanes = b.lanes[:0]
 	b.arena = b.arena[:0]
 	b.size = 0
 	for i, c := range b.release {
@@ -40,8 +82,23 @@ func (b *batch) reset() {
 func (b *batch) add(frame []byte) {
 	start := len(b.arena)
 	b.arena = append(b.arena, frame...)
-	b.parts = append(b.parts, b.arena[start:])
+	ps := b.partsFor(laneOf(frame))
+	*ps = append(*ps, b.arena[start:])
 	b.size += len(frame)
+}
+
+// laneOf returns the lane an encoded frame travels on in native streams mode:
+// its stream's, for the frames that must stay in order with the stream's DATA
+// (OPEN, ACCEPT, DATA, CLOSE, CANCEL, ERROR, PAUSE, RESUME, CHECKPOINT); the
+// main lane for session frames and for CREDIT and ACK, so that credit never
+// waits behind data lost on the stream's lane (docs/WEBTRANSPORT.md §7).
+func laneOf(frame []byte) uint32 {
+	switch wire.FrameType(frame[0]) {
+	case wire.TypeOpen, wire.TypeAccept, wire.TypeData, wire.TypeClose, wire.TypeCancel,
+		wire.TypeError, wire.TypePause, wire.TypeResume, wire.TypeCheckpoint:
+		return binary.BigEndian.Uint32(frame[2:6])
+	}
+	return 0
 }
 
 // writeLoop owns the transport's write side. Each round it packs, in order:
@@ -53,7 +110,7 @@ func (s *Session) writeLoop(a *attachment) {
 	defer s.loops.Done()
 	defer a.loops.Done()
 	defer close(a.writerDone)
-	b := &batch{}
+	b := &batch{laned: a.lanes != nil}
 	defer func() { putArena(b.arena) }()
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
@@ -80,20 +137,21 @@ func (s *Session) writeLoop(a *attachment) {
 		}
 		for {
 			closing := s.fill(b)
-			if len(b.parts) > 0 {
-				err := a.conn.WriteMessage(b.parts...)
-				if err != nil {
+			if !b.empty() {
+				if err := s.writeBatch(a, b); err != nil {
 					b.reset()
 					s.writeFailed(a, err)
 					return
 				}
 				s.stats.bytesOut.Add(int64(b.size))
-				s.stats.msgsOut.Add(1)
 				for _, st := range b.done {
 					st.maybeComplete()
 				}
 			}
-			empty := len(b.parts) == 0
+			if a.lanes != nil {
+				s.endLanes(a)
+			}
+			empty := b.empty()
 			b.reset()
 			if closing && empty {
 				s.flushOnce.Do(func() { close(s.flushed) })
@@ -110,6 +168,39 @@ func (s *Session) writeLoop(a *attachment) {
 				break
 			}
 		}
+	}
+}
+
+// writeBatch writes b: one message on each lane it uses, then the main lane's.
+func (s *Session) writeBatch(a *attachment, b *batch) error {
+	for _, lp := range b.lanes {
+		if err := a.lanes.WriteLane(lp.id, lp.parts...); err != nil {
+			return err
+		}
+		s.stats.msgsOut.Add(1)
+	}
+	if len(b.parts) > 0 {
+		if err := a.conn.WriteMessage(b.parts...); err != nil {
+			return err
+		}
+		s.stats.msgsOut.Add(1)
+	}
+	return nil
+}
+
+// endLanes ends the lanes of streams removed since the last call, once the
+// control queue, which may still hold their last frames, is empty.
+func (s *Session) endLanes(a *attachment) {
+	s.wmu.Lock()
+	if s.control.Len() > 0 || len(s.laneEnds) == 0 {
+		s.wmu.Unlock()
+		return
+	}
+	ids := s.laneEnds
+	s.laneEnds = nil
+	s.wmu.Unlock()
+	for _, id := range ids {
+		a.lanes.EndLane(id)
 	}
 }
 
@@ -295,7 +386,8 @@ func (s *Session) appendData(st *Stream, b *batch, offset uint64, data []byte) {
 				} else {
 					b.arena = append(b.arena, out...) // the codec had to grow its buffer
 				}
-				b.parts = append(b.parts, b.arena[hdrStart:])
+				ps := b.partsFor(st.id)
+				*ps = append(*ps, b.arena[hdrStart:])
 				b.size += wire.HeaderLen + 8 + len(out)
 				s.stats.rawOut.Add(int64(len(data)))
 				s.stats.compressedOut.Add(int64(len(out)))
@@ -308,7 +400,8 @@ func (s *Session) appendData(st *Stream, b *batch, offset uint64, data []byte) {
 	}
 	hdrStart := len(b.arena)
 	b.arena = wire.AppendDataHeader(b.arena, st.id, flags, offset, len(payload))
-	b.parts = append(b.parts, b.arena[hdrStart:], payload)
+	ps := b.partsFor(st.id)
+	*ps = append(*ps, b.arena[hdrStart:], payload)
 	b.size += wire.HeaderLen + 8 + len(payload)
 	s.stats.dataOut.Add(int64(len(data)))
 }

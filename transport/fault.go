@@ -137,8 +137,33 @@ func WithFaults(c Conn, cfg FaultConfig) Conn {
 		f.delivered = make(chan struct{})
 		go f.deliver()
 	}
+	if lc := Lanes(c); lc != nil && cfg.Latency == 0 && cfg.BytesPerSecond == 0 {
+		// Lanes pass through, counted for the cuts (shaping would need a queue per lane).
+		return &faultLaneConn{faultConn: f, lanes: lc}
+	}
 	return f
 }
+
+// faultLaneConn is the Conn WithFaults returns for a LaneConn without shaping: lane
+// messages count toward the cut limits like any other.
+type faultLaneConn struct {
+	*faultConn
+	lanes LaneConn
+}
+
+func (f *faultLaneConn) StartLanes() error { return f.lanes.StartLanes() }
+
+func (f *faultLaneConn) WriteLane(id uint32, parts ...[]byte) error {
+	if err := f.admit(Outbound, MessageSize(parts)); err != nil {
+		return err
+	}
+	if err := f.lanes.WriteLane(id, parts...); err != nil {
+		return f.fail(err)
+	}
+	return nil
+}
+
+func (f *faultLaneConn) EndLane(id uint32) { f.lanes.EndLane(id) }
 
 // faultConn is the Conn returned by WithFaults.
 type faultConn struct {

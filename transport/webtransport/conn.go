@@ -71,9 +71,13 @@ type conn struct {
 	writeMu sync.Mutex
 	wbuf    []byte
 
+	// lanes is set by StartLanes (lanes.go); nil: one stream, version 1.
+	lanes atomic.Pointer[laneSet]
+
 	down    atomic.Bool // set once cause is set: the conn is shut down
 	mu      sync.Mutex
-	cause   error // why the conn shut down
+	cause   error  // why the conn shut down
+	how     ending // how it ends, once cause is set
 	endOnce sync.Once
 }
 
@@ -95,6 +99,9 @@ func (c *conn) ReadMessage() ([]byte, error) {
 		return nil, c.shutdownErr()
 	}
 	defer c.readMu.Unlock()
+	if ls := c.lanes.Load(); ls != nil {
+		return ls.read()
+	}
 	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return nil, c.fail(err)
 	}
@@ -210,8 +217,12 @@ func (c *conn) shutdown(cause error, how ending, code wt.SessionErrorCode) error
 		return c.shutdownErr()
 	}
 	c.cause = cause
+	c.how = how
 	c.down.Store(true)
 	c.mu.Unlock()
+	if ls := c.lanes.Load(); ls != nil {
+		ls.stop()
+	}
 
 	// Deadlines in the past wake a blocked Read or Write (quic-go's stream methods are safe
 	// to call concurrently with them); ReadMessage and WriteMessage then see down.
@@ -234,8 +245,18 @@ func (c *conn) shutdown(cause error, how ending, code wt.SessionErrorCode) error
 // and closed too), CloseTimeout or lingerDrainLimit, whichever comes first, and ends the
 // session. Until the session ends, the peer can still read what was written before Close.
 func (c *conn) linger() {
+	ls := c.lanes.Load()
+	if ls != nil {
+		// Lanes first: what they carry must arrive before the session ends. Then the main
+		// stream's reader, woken by the deadline, hands the stream to the drain below.
+		ls.drainLanes(c.closeTimeout)
+		<-ls.mainDone
+	}
 	c.writeMu.Lock() // waits for a WriteMessage woken by the deadline
-	c.str.Close()    // FIN after the data written; an error means the stream is gone anyway
+	if ls != nil {
+		ls.announceLanes()
+	}
+	c.str.Close() // FIN after the data written; an error means the stream is gone anyway
 	c.writeMu.Unlock()
 
 	c.readMu.Lock() // waits for a ReadMessage woken by the deadline
@@ -253,6 +274,13 @@ func (c *conn) end(code wt.SessionErrorCode, reason string) {
 		}
 		c.sess.CloseWithError(code, reason) //nolint:errcheck // always nil
 	})
+}
+
+// ending returns how the conn ends (meaningful once it is down).
+func (c *conn) ending() ending {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.how
 }
 
 // shutdownErr is the error for operations on a conn that is shut down: the peer's close

@@ -157,10 +157,12 @@ func dialQUIC(ctx context.Context, host string, port uint16, tlsConf *tls.Config
 // and partial-delivery resets to be enabled even though version 1 uses neither.
 func quicConfig(c Config) *quic.Config {
 	return &quic.Config{
-		HandshakeIdleTimeout:             c.HandshakeTimeout,
-		MaxIdleTimeout:                   c.IdleTimeout,
-		KeepAlivePeriod:                  c.IdleTimeout / 2,
-		EnableDatagrams:                  true,
+		HandshakeIdleTimeout: c.HandshakeTimeout,
+		MaxIdleTimeout:       c.IdleTimeout,
+		KeepAlivePeriod:      c.IdleTimeout / 2,
+		EnableDatagrams:      true,
+		// Native streams mode opens a unidirectional stream per logical stream (lanes.go).
+		MaxIncomingUniStreams:            4096,
 		EnableStreamResetPartialDelivery: true,
 	}
 }

@@ -200,7 +200,7 @@ func (c *ReconnectingClient) setState(to ConnState, err error) {
 // Connect establishes the first session, retrying with the backoff policy,
 // then keeps it alive in the background until Close. It returns the error
 // of the last attempt (matching ErrReconnectFailed) once MaxAttempts attempts
-// failed, or a non-retryable error such as ErrUnauthorized.
+// failed, or a non-retryable error such as ErrUnauthorized or ErrInvalidArgument (a bad URL).
 func (c *ReconnectingClient) Connect(ctx context.Context) error {
 	c.hookMu.Lock()
 	c.mu.Lock()
@@ -289,8 +289,8 @@ func (c *ReconnectingClient) connect(old *Session, resume bool) (*Session, error
 			resume, skipWait = false, errors.Is(err, ErrResumeRejected)
 			continue
 		}
-		if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrUnsupportedVersion) {
-			return nil, c.fail(old, err)
+		if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrUnsupportedVersion) || errors.Is(err, ErrInvalidArgument) {
+			return nil, c.fail(old, err) // retrying cannot fix a refused credential or a bad URL
 		}
 		failures++
 		c.log.Debug("connect attempt failed", "failures", failures, "err", err)

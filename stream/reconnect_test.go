@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,25 @@ func TestReconnectFirstConnectGivesUpAfterMaxAttempts(t *testing.T) {
 	require.Equal(t, []string{"closed→connecting", "connecting→failed"}, log.get())
 	_, err = c.Ready(t.Context())
 	require.ErrorIs(t, err, ErrReconnectFailed)
+	require.NoError(t, c.Close())
+}
+
+// TestReconnectBadURLFailsAtOnce: an argument that can never work (a bad URL,
+// found when dialing) is not retried.
+func TestReconnectBadURLFailsAtOnce(t *testing.T) {
+	noLeaks(t)
+	clock := &fakeClock{}
+	var calls atomic.Int64
+	dial := func(ctx context.Context) (transport.Conn, error) {
+		calls.Add(1)
+		return nil, fmt.Errorf("%w: no such scheme", ErrInvalidArgument)
+	}
+	c, err := NewReconnectingClient(ReconnectConfig{Dial: dial, Sleep: clock.Sleep, Backoff: Backoff{MaxAttempts: 20}})
+	require.NoError(t, err)
+	err = c.Connect(t.Context())
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.EqualValues(t, 1, calls.Load())
+	require.Empty(t, clock.waits(), "no backoff for a bad URL")
 	require.NoError(t, c.Close())
 }
 

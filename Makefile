@@ -24,8 +24,9 @@ bench-smoke:
 	cd bench && $(GO) run . --quick --quiet --json $(BENCH_JSON) > /dev/null
 	node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (!r.scenarios || !r.scenarios.length) throw new Error("no scenarios"); console.log("bench --quick: " + r.scenarios.length + " scenarios")' $(BENCH_JSON)
 
-build:
+build: ## bin/streamd and its benchmark plugin bin/streamd-bench ("streamd bench" runs it; bench/ is its own module)
 	$(GO) build -o bin/streamd ./cmd/streamd
+	cd bench && $(GO) build -o ../bin/streamd-bench .
 
 vet:
 	$(GO) vet $(PKGS)

@@ -4,6 +4,9 @@
 //	streamd upload FILE [--name N]     upload a file (resumable: run it again after a crash)
 //	streamd download NAME [-o FILE]    download a file (resumes FILE.part)
 //	streamd ls                         list the server's files
+//	streamd tail NAME                  follow a broadcast topic (--last N, --from-start)
+//	streamd export DATASET -o FILE     export a dataset (csv, jsonl, arrow, parquet)
+//	streamd bench [--quick] …          run the benchmark plugin streamd-bench (make build)
 //
 // Every flag can also be set from the environment as STREAMD_<FLAG>, e.g.
 // STREAMD_ADDR, STREAMD_DATA_DIR, STREAMD_SERVER. Exit status: 0 on success,

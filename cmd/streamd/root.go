@@ -53,7 +53,7 @@ STREAMD_DATA_DIR or STREAMD_SERVER.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCommand(g), newUploadCommand(g), newDownloadCommand(g), newListCommand(g), newTailCommand(g), newExportCommand(g))
+	root.AddCommand(newServeCommand(g), newUploadCommand(g), newDownloadCommand(g), newListCommand(g), newTailCommand(g), newExportCommand(g), newBenchCommand(g))
 	documentEnv(root)
 	return root
 }

@@ -21,7 +21,7 @@ import (
 // lane stalled by loss or flow control never blocks WriteLane or the other lanes.
 
 // laneBufferedBytes caps the bytes of messages read from lanes and not yet recycled by
-// ReadMessage: lane readers wait for room before reading a message body.
+// ReadMessage: lane readers wait for room before they read a message (see waitRoom).
 const laneBufferedBytes = 4 << 20
 
 // laneSet is a conn's lane state after StartLanes.
@@ -32,7 +32,7 @@ type laneSet struct {
 	mainDone chan struct{} // closed when the main stream's reader returns
 	prev     []byte        // returned by the last ReadMessage; recycled by the next
 
-	room     sync.Mutex // guards buffered; cond waits for room
+	room     sync.Mutex // guards buffered; cond signals room
 	cond     *sync.Cond
 	buffered int
 
@@ -137,12 +137,16 @@ func (ls *laneSet) release(n int) {
 	ls.room.Unlock()
 }
 
-// reserve waits until n more bytes fit under laneBufferedBytes (a lone message always
-// fits) or the conn shuts down.
-func (ls *laneSet) reserve(n int) bool {
+// waitRoom waits until the unread messages are under laneBufferedBytes, or the
+// conn shuts down. Readers wait here only between messages: a reader that
+// waited for room halfway through a message would hold room while its bytes
+// wait behind QUIC flow control that other waiting lanes' unread data has
+// used up, a deadlock (seen with 64 lanes). So the bound is laneBufferedBytes
+// plus one message per lane being read.
+func (ls *laneSet) waitRoom() bool {
 	ls.room.Lock()
 	defer ls.room.Unlock()
-	for ls.buffered > 0 && ls.buffered+n > laneBufferedBytes {
+	for ls.buffered >= laneBufferedBytes {
 		select {
 		case <-ls.done:
 			return false
@@ -155,8 +159,14 @@ func (ls *laneSet) reserve(n int) bool {
 		return false
 	default:
 	}
-	ls.buffered += n
 	return true
+}
+
+// charge counts a message read into the unread bytes.
+func (ls *laneSet) charge(n int) {
+	ls.room.Lock()
+	ls.buffered += n
+	ls.room.Unlock()
 }
 
 // acceptLoop reads every lane the peer opens until the session ends.
@@ -202,6 +212,9 @@ func (ls *laneSet) readStream(r *bufio.Reader, main bool) {
 	var hdr [lengthPrefix]byte
 	announced, expect := false, uint32(0)
 	for {
+		if !ls.waitRoom() {
+			return
+		}
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if main && announced && errors.Is(err, io.EOF) {
 				// A graceful end: it reaches ReadMessage after the lanes' messages.
@@ -234,18 +247,15 @@ func (ls *laneSet) readStream(r *bufio.Reader, main bool) {
 			c.shutdown(transport.TooLarge(int64(n), c.maxMessage), endNow, codeMessageTooLarge)
 			return
 		}
-		if !ls.reserve(int(n)) {
-			return
-		}
 		msg := make([]byte, n)
 		if _, err := io.ReadFull(r, msg); err != nil {
-			ls.release(int(n))
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			c.fail(err)
 			return
 		}
+		ls.charge(len(msg))
 		select {
 		case ls.in <- msg:
 		case <-ls.done:

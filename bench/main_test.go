@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/streamd/streamd/bench/internal/contenders"
 	"github.com/streamd/streamd/bench/internal/harness"
+	"github.com/streamd/streamd/bench/internal/netem"
 )
 
 // TestMain lets the sessions scenario re-execute this test binary as its
@@ -58,10 +60,23 @@ func TestTinyRunIsCompleteAndValid(t *testing.T) {
 		"longfat":     {"1 stream up", "1 stream down"},
 		"compression": {"json-lines", "random"},
 		"sessions":    {"20 sessions"},
+		"dataset":     {"rows", "batched", "columnar"},
+		"fanout":      {"1 subscriber", "3 subscribers"},
+		"lossy":       nil, // skipped where the machine cannot emulate a packet-level link
 	}
-	var names []string
+	if netem.Available() == nil {
+		wantCases["lossy"] = []string{"1% loss"}
+	}
+	var names, tcpNames, lossyNames []string
 	for _, c := range all.Streams {
 		names = append(names, c.Name())
+		_, udp := c.(harness.PacketContender)
+		if !udp {
+			tcpNames = append(tcpNames, c.Name()) // longfat's TCP proxy carries no UDP
+		}
+		if udp || slices.Contains([]string{"tcp", "websocket", "streamd"}, c.Name()) {
+			lossyNames = append(lossyNames, c.Name())
+		}
 	}
 	var sessionNames []string
 	for _, c := range all.Sessions {
@@ -72,11 +87,24 @@ func TestTinyRunIsCompleteAndValid(t *testing.T) {
 		codecNames = append(codecNames, c.Name())
 	}
 	wantContenders := map[string][]string{
-		"throughput": names, "concurrency": names, "hol": names, "longfat": names,
-		"compression": codecNames, "sessions": sessionNames,
+		"throughput": names, "concurrency": names, "hol": names, "longfat": tcpNames,
+		"compression": codecNames, "sessions": sessionNames, "lossy": lossyNames,
 	}
 
+	// dataset and fanout measure streamd's services against baselines of
+	// their own; arrow-ipc is a reference in the columnar case only.
+	wantContenders["dataset"] = []string{"tcp", "streamd"}
+	wantContenders["fanout"] = []string{"websocket", "streamd"}
+
 	require.Equal(t, harness.ScenarioNames(), scenarioNames(rep))
+	for _, s := range rep.Scenarios {
+		if s.Name == "dataset" {
+			row, ok := s.Row("columnar", "arrow-ipc")
+			require.True(t, ok, "dataset: columnar/arrow-ipc")
+			require.Empty(t, row.Error)
+			require.Positive(t, row.Values["rows_per_s"].Median, "every export moved all its rows")
+		}
+	}
 	html, err := os.ReadFile(htmlPath)
 	require.NoError(t, err)
 	charts := 0
@@ -106,7 +134,7 @@ func TestTinyRunIsCompleteAndValid(t *testing.T) {
 			}
 		}
 		for _, m := range s.Metrics {
-			if m.Chart {
+			if m.Chart && len(s.Cases) > 0 { // a skipped scenario has no charts
 				charts++
 			}
 		}

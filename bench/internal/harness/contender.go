@@ -22,7 +22,32 @@ type Env struct {
 	// MessageSize is the size of the writes the scenario will make on the
 	// streams; message-oriented contenders size their buffers to it.
 	MessageSize int
+
+	// ListenPacket opens a UDP socket for the server end, on the same path
+	// as Listener; nil when the path carries no UDP (the TCP link proxy of
+	// longfat). The caller closes the socket.
+	ListenPacket func() (net.PacketConn, error)
+	// ClientPacket opens a UDP socket for the client end from which the
+	// address of a ListenPacket socket is reachable; nil with ListenPacket.
+	ClientPacket func() (net.PacketConn, error)
+	// InClient runs fn so that the sockets fn opens itself (on its own
+	// goroutine) are on the client end's network, for dialers that make
+	// their own sockets (webtransport.Dial); nil means the client shares the
+	// process's network. Call it through RunInClient.
+	InClient func(fn func() error) error
 }
+
+// RunInClient runs fn with InClient, or directly when InClient is nil.
+func (e Env) RunInClient(fn func() error) error {
+	if e.InClient == nil {
+		return fn()
+	}
+	return e.InClient(fn)
+}
+
+// HasPackets reports whether the path carries UDP (ListenPacket and
+// ClientPacket are set).
+func (e Env) HasPackets() bool { return e.ListenPacket != nil && e.ClientPacket != nil }
 
 // Contender is one implementation under test that carries byte streams.
 type Contender interface {
@@ -34,6 +59,38 @@ type Contender interface {
 	// Connect establishes one link (a session, or a connection factory for
 	// contenders without multiplexing) between a client and a server end.
 	Connect(ctx context.Context, env Env) (Link, error)
+}
+
+// PacketContender is implemented by a Contender whose links run over UDP
+// (QUIC): it uses Env.ListenPacket and Env.ClientPacket (or Env.InClient), and
+// may close Env.Listener at once. Scenarios whose path carries no UDP leave
+// it out, with a note.
+type PacketContender interface {
+	Contender
+	// OverUDP is a marker; it returns true.
+	OverUDP() bool
+}
+
+// overUDP reports whether c runs over UDP.
+func overUDP(c Contender) bool {
+	p, ok := c.(PacketContender)
+	return ok && p.OverUDP()
+}
+
+// tcpOnly drops the contenders that run over UDP and returns the names of
+// those it dropped.
+func tcpOnly(cs []Contender, infos []ContenderInfo) ([]Contender, []ContenderInfo, []string) {
+	var keptC []Contender
+	var keptI []ContenderInfo
+	var dropped []string
+	for i, c := range cs {
+		if overUDP(c) {
+			dropped = append(dropped, c.Name())
+			continue
+		}
+		keptC, keptI = append(keptC, c), append(keptI, infos[i])
+	}
+	return keptC, keptI, dropped
 }
 
 // Link is one established client/server pair of a contender.

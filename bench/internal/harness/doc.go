@@ -7,7 +7,8 @@
 //   - Contender: anything that can carry byte streams between a client and a
 //     server end (raw TCP, raw WebSocket, a multiplexer over TCP, a streamd
 //     session). A multiplexer whose streams are io.ReadWriteClosers fits with
-//     NewMuxContender and a MuxConnectFunc.
+//     NewMuxContender and a MuxConnectFunc. One over UDP (QUIC) also
+//     implements PacketContender and uses the Env's packet path.
 //   - SessionContender: anything with an idle server-side session whose
 //     memory and handshake rate the "sessions" scenario measures.
 //   - Codec: a compression algorithm at one level, for the "compression"

@@ -168,15 +168,18 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 }
 
 // loopbackEnv returns an Env whose client dials the server directly over
-// loopback TCP.
+// loopback TCP (and UDP).
 func loopbackEnv(msgSize int) (Env, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return Env{}, nil, fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
-	return Env{Listener: ln, Dial: dialTCP(addr), MessageSize: msgSize}, func() {}, nil
+	return Env{Listener: ln, Dial: dialTCP(addr), MessageSize: msgSize,
+		ListenPacket: listenUDP, ClientPacket: listenUDP}, func() {}, nil
 }
+
+func listenUDP() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
 
 func dialTCP(addr string) func(ctx context.Context) (net.Conn, error) {
 	return func(ctx context.Context) (net.Conn, error) {

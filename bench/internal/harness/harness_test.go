@@ -131,7 +131,8 @@ func TestTransferOnceReportsABrokenStream(t *testing.T) {
 func TestHOLOnce(t *testing.T) {
 	p := TinyProfile()
 	for _, loaded := range []bool{false, true} {
-		res, err := holOnce(context.Background(), pairContender{name: "pair"}, p, loaded)
+		res, err := holOnce(context.Background(), pairContender{name: "pair"}, holParams{env: loopbackEnv,
+			bulkSize: p.BulkMessageSize, warmup: p.Warmup, measure: p.HOLMeasure, maxPings: p.HOLMaxPings}, loaded)
 		require.NoError(t, err)
 		require.Positive(t, res.pings)
 		require.LessOrEqual(t, res.p50, res.p99)

@@ -43,6 +43,22 @@ type Profile struct {
 	// LinkMeasure is the measuring window on the emulated link.
 	LinkMeasure time.Duration `json:"link_measure_ns"`
 
+	// LossRTT is the round-trip time of the lossy scenario's packet-level
+	// link emulator.
+	LossRTT time.Duration `json:"loss_rtt_ns"`
+	// LossRate is that link's bandwidth per direction, bytes/s.
+	LossRate int64 `json:"loss_rate_bytes_per_s"`
+	// LossRates are the packet loss probabilities (each direction) of the
+	// lossy scenario's cases, each in [0, 1); empty leaves the scenario
+	// without cases.
+	LossRates []float64 `json:"loss_rates"`
+	// LossWarmup is how long the lossy scenario's transfers run before its
+	// measuring windows open.
+	LossWarmup time.Duration `json:"loss_warmup_ns"`
+	// LossMeasure is the lossy scenario's measuring window, for the upload
+	// and for the pings.
+	LossMeasure time.Duration `json:"loss_measure_ns"`
+
 	// CompressionCorpus is the size of each generated data set.
 	CompressionCorpus int `json:"compression_corpus_bytes"`
 	// CompressionMessage is the size of each independently compressed message.
@@ -54,6 +70,15 @@ type Profile struct {
 	SessionCounts []int `json:"session_counts"`
 	// SessionDialers is how many goroutines of the child process dial at once.
 	SessionDialers int `json:"session_dialers"`
+
+	// DatasetRows is how many rows each export of the dataset scenario moves.
+	DatasetRows int `json:"dataset_rows"`
+
+	// FanoutSubscribers are the subscriber counts of the fanout scenario;
+	// it measures over Warmup and Measure.
+	FanoutSubscribers []int `json:"fanout_subscribers"`
+	// FanoutLineSize is the size of each published line, in bytes.
+	FanoutLineSize int `json:"fanout_line_bytes"`
 }
 
 // FullProfile is the default sizing: 5 repeats, 1 s windows, sizes of the
@@ -73,11 +98,19 @@ func FullProfile() Profile {
 		LinkRate:           50_000_000,
 		LinkWarmup:         500 * time.Millisecond,
 		LinkMeasure:        2 * time.Second,
+		LossRTT:            50 * time.Millisecond,
+		LossRate:           12_500_000,
+		LossRates:          []float64{0, 0.01, 0.05},
+		LossWarmup:         time.Second,
+		LossMeasure:        4 * time.Second,
 		CompressionCorpus:  8 << 20,
 		CompressionMessage: 64 << 10,
 		CompressionMeasure: 500 * time.Millisecond,
 		SessionCounts:      []int{1_000, 10_000},
 		SessionDialers:     32,
+		DatasetRows:        1_000_000,
+		FanoutSubscribers:  []int{1, 10, 100, 1_000},
+		FanoutLineSize:     120,
 	}
 }
 
@@ -93,9 +126,14 @@ func QuickProfile() Profile {
 	p.HOLMeasure = 250 * time.Millisecond
 	p.LinkWarmup = 250 * time.Millisecond
 	p.LinkMeasure = 500 * time.Millisecond
+	p.LossRates = []float64{0.01} // one loss rate keeps --quick under two minutes
+	p.LossWarmup = 250 * time.Millisecond
+	p.LossMeasure = 500 * time.Millisecond
 	p.CompressionCorpus = 1 << 20
 	p.CompressionMeasure = 50 * time.Millisecond
 	p.SessionCounts = []int{1_000}
+	p.DatasetRows = 200_000
+	p.FanoutSubscribers = []int{1, 10, 100}
 	return p
 }
 
@@ -116,11 +154,19 @@ func TinyProfile() Profile {
 		LinkRate:           20_000_000,
 		LinkWarmup:         20 * time.Millisecond,
 		LinkMeasure:        40 * time.Millisecond,
+		LossRTT:            10 * time.Millisecond,
+		LossRate:           20_000_000,
+		LossRates:          []float64{0.01},
+		LossWarmup:         20 * time.Millisecond,
+		LossMeasure:        60 * time.Millisecond,
 		CompressionCorpus:  128 << 10,
 		CompressionMessage: 16 << 10,
 		CompressionMeasure: 5 * time.Millisecond,
 		SessionCounts:      []int{20},
 		SessionDialers:     4,
+		DatasetRows:        20_000,
+		FanoutSubscribers:  []int{1, 3},
+		FanoutLineSize:     120,
 	}
 }
 
@@ -132,9 +178,9 @@ func (p Profile) Validate() error {
 	switch {
 	case p.Repeat < 1:
 		return bad("Repeat %d < 1", p.Repeat)
-	case p.Warmup < 0 || p.LinkWarmup < 0:
+	case p.Warmup < 0 || p.LinkWarmup < 0 || p.LossWarmup < 0:
 		return bad("negative warmup")
-	case p.Measure <= 0 || p.HOLMeasure <= 0 || p.LinkMeasure <= 0 || p.CompressionMeasure <= 0:
+	case p.Measure <= 0 || p.HOLMeasure <= 0 || p.LinkMeasure <= 0 || p.CompressionMeasure <= 0 || p.LossMeasure <= 0:
 		return bad("measuring windows must be positive")
 	case p.BulkMessageSize < 1:
 		return bad("BulkMessageSize %d < 1", p.BulkMessageSize)
@@ -142,11 +188,22 @@ func (p Profile) Validate() error {
 		return bad("HOLMaxPings %d < 1", p.HOLMaxPings)
 	case p.LinkRTT < 0 || p.LinkRate < 0:
 		return bad("negative link RTT or rate")
+	case p.LossRTT < 0 || p.LossRate < 0:
+		return bad("negative lossy link RTT or rate")
 	case p.CompressionMessage < 1 || p.CompressionCorpus < p.CompressionMessage:
 		return bad("CompressionCorpus %d must hold at least one CompressionMessage %d",
 			p.CompressionCorpus, p.CompressionMessage)
 	case p.SessionDialers < 1:
 		return bad("SessionDialers %d < 1", p.SessionDialers)
+	case p.DatasetRows < 1:
+		return bad("DatasetRows %d < 1", p.DatasetRows)
+	case p.FanoutLineSize < 1 || p.FanoutLineSize > maxFanoutLine:
+		return bad("FanoutLineSize %d not in 1..%d", p.FanoutLineSize, maxFanoutLine)
+	}
+	for _, x := range p.LossRates {
+		if !(x >= 0 && x < 1) {
+			return bad("loss rate %v not in [0, 1)", x)
+		}
 	}
 	for _, n := range p.MessageSizes {
 		if n < 1 {
@@ -161,6 +218,11 @@ func (p Profile) Validate() error {
 	for _, n := range p.SessionCounts {
 		if n < 1 {
 			return bad("session count %d < 1", n)
+		}
+	}
+	for _, n := range p.FanoutSubscribers {
+		if n < 1 {
+			return bad("fanout subscriber count %d < 1", n)
 		}
 	}
 	return nil

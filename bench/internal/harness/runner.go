@@ -44,8 +44,11 @@ var scenarios = []scenario{
 	{"concurrency", "Concurrency: aggregate throughput and fairness", runConcurrency},
 	{"hol", "Head-of-line: small-message RTT under bulk load", runHOL},
 	{"longfat", "Long fat link: one stream over an emulated high-latency path", runLongFat},
+	{"lossy", "Lossy link: throughput and latency under packet loss, TCP vs QUIC", runLossy},
 	{"compression", "Compression per algorithm and level", runCompression},
 	{"sessions", "Idle sessions: memory and handshakes", runSessions},
+	{"dataset", "Dataset export: rows, row-batched and Arrow layouts", runDataset},
+	{"fanout", "Broadcast fan-out: one publisher, N subscribers", runFanout},
 }
 
 // busyMachine is the share of CPU time used by other processes above which

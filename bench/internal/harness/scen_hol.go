@@ -58,7 +58,8 @@ func runHOL(ctx context.Context, r *runner) (*ScenarioResult, error) {
 				if loaded {
 					caseName = caseLoaded
 				}
-				m, err := holOnce(ctx, c, p, loaded)
+				m, err := holOnce(ctx, c, holParams{env: loopbackEnv, bulkSize: p.BulkMessageSize,
+					warmup: p.Warmup, measure: p.HOLMeasure, maxPings: p.HOLMaxPings}, loaded)
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
@@ -89,13 +90,21 @@ func runHOL(ctx context.Context, r *runner) (*ScenarioResult, error) {
 
 // holResult is one head-of-line measurement; latencies in microseconds.
 type holResult struct {
-	p50, p99, max float64
-	pings         int
-	bulkRate      float64 // bytes/s of the bulk stream, 0 when unloaded
+	p50, p90, p99, max float64
+	pings              int
+	bulkRate           float64 // bytes/s of the bulk stream, 0 when unloaded
 }
 
-func holOnce(ctx context.Context, c Contender, p Profile, loaded bool) (holResult, error) {
-	env, cleanup, err := loopbackEnv(p.BulkMessageSize)
+// holParams configure one head-of-line measurement.
+type holParams struct {
+	env             envFunc // the network path
+	bulkSize        int     // write size of the bulk stream
+	warmup, measure time.Duration
+	maxPings        int
+}
+
+func holOnce(ctx context.Context, c Contender, p holParams, loaded bool) (holResult, error) {
+	env, cleanup, err := p.env(p.bulkSize)
 	if err != nil {
 		return holResult{}, err
 	}
@@ -120,26 +129,26 @@ func holOnce(ctx context.Context, c Contender, p Profile, loaded bool) (holResul
 
 	var bulk *flowSet
 	if loaded {
-		bulk = startFlows([]flow{{w: clients[0], r: servers[0]}}, p.BulkMessageSize)
+		bulk = startFlows([]flow{{w: clients[0], r: servers[0]}}, p.bulkSize)
 	} else {
-		bulk = startFlows(nil, p.BulkMessageSize) // nothing to run; stop still closes the link
+		bulk = startFlows(nil, p.bulkSize) // nothing to run; stop still closes the link
 	}
 	echo := startEcho(pingS, bulk)
 	// A ping that never comes back must not hang the run: past the window
 	// plus stopTimeout, or on cancellation, the link is closed under it.
-	watchdog := time.AfterFunc(p.Warmup+p.HOLMeasure+stopTimeout, func() { _ = link.Close() })
+	watchdog := time.AfterFunc(p.warmup+p.measure+stopTimeout, func() { _ = link.Close() })
 	defer watchdog.Stop()
 	stopOnCancel := context.AfterFunc(ctx, func() { _ = link.Close() })
 	defer stopOnCancel()
 
 	res, err := func() (holResult, error) {
 		if loaded {
-			if err := bulk.sleep(ctx, p.Warmup); err != nil {
+			if err := bulk.sleep(ctx, p.warmup); err != nil {
 				return holResult{}, err
 			}
 		}
 		before, t0 := bulk.snapshot(), time.Now()
-		rtts, err := pingLoop(ctx, pingC, bulk, p.HOLMeasure, p.HOLMaxPings)
+		rtts, err := pingLoop(ctx, pingC, bulk, p.measure, p.maxPings)
 		if err != nil {
 			return holResult{}, err
 		}
@@ -147,6 +156,7 @@ func holOnce(ctx context.Context, c Contender, p Profile, loaded bool) (holResul
 		slices.Sort(rtts)
 		res := holResult{pings: len(rtts), max: rtts[len(rtts)-1]}
 		res.p50, _ = stats.PercentileSorted(rtts, 50)
+		res.p90, _ = stats.PercentileSorted(rtts, 90)
 		res.p99, _ = stats.PercentileSorted(rtts, 99)
 		if loaded {
 			res.bulkRate = float64(after[0]-before[0]) / t1.Sub(t0).Seconds()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/streamd/streamd/transport"
@@ -14,6 +15,7 @@ func runLongFat(ctx context.Context, r *runner) (*ScenarioResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs, infos, udp := tcpOnly(cs, infos)
 	p := r.profile
 	oneWay := transport.LinkShape{Latency: p.LinkRTT / 2, BytesPerSecond: p.LinkRate}
 	cfg := transport.LinkConfig{Upstream: oneWay, Downstream: oneWay}
@@ -34,6 +36,10 @@ func runLongFat(ctx context.Context, r *runner) (*ScenarioResult, error) {
 				"and raw WebSocket are an upper bound here; what the scenario exposes is an end-to-end window " +
 				"above TCP (a multiplexer's per-stream credit).",
 		},
+	}
+	if len(udp) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("Left out: %s (over UDP, which the TCP proxy does not carry; "+
+			"see the lossy scenario for a packet-level link).", strings.Join(udp, ", ")))
 	}
 	col := newCollector()
 	mkEnv := linkEnv(cfg)

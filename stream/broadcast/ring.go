@@ -143,23 +143,30 @@ type view struct {
 	tot        uint64 // data bytes published before end
 }
 
-// view loads a snapshot: end, then the table, then start (see replayRing).
+// view loads a snapshot: end, then the table, then start (see replayRing). If the
+// writer evicted past the end it loaded (start > end, or record end-1 no longer in
+// the table, both possible with a tiny ring and a fast writer), it loads again: a
+// gap up to such a start would count records whose bytes the view cannot know
+// (TestConcurrentReadersOfATinyLog). The writer moves on each time, so this ends.
 func (l *replayRing) view() view {
-	end := l.end.Load()
-	table := l.table.Load()
-	v := view{start: l.start.Load(), end: end, table: table}
-	if end > 0 {
-		// Record end-1 is in the last chunk, or in the one before if the
-		// writer has opened a new chunk since end was loaded.
-		cs := table.chunks
-		c := cs[len(cs)-1]
-		if c.first > end-1 {
-			c = cs[len(cs)-2]
+	for {
+		end := l.end.Load()
+		table := l.table.Load()
+		v := view{start: l.start.Load(), end: end, table: table}
+		if v.start > end {
+			continue
 		}
-		e := &c.slots[end-1-c.first]
-		v.tot = e.cum + uint64(len(e.data))
+		if end > 0 {
+			i := table.chunkOf(end - 1)
+			if i < 0 {
+				continue
+			}
+			c := table.chunks[i]
+			e := &c.slots[end-1-c.first]
+			v.tot = e.cum + uint64(len(e.data))
+		}
+		return v
 	}
-	return v
 }
 
 // at returns record idx, for idx in [v.start, v.end).

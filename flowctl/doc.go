@@ -18,7 +18,7 @@
 //
 // Like quic-go's receive flow controller, a RecvWindow measures how long the application took
 // to consume each "epoch" of data (half a window). When the peer ran out of credit and a full
-// window was consumed in under two minimum RTTs (RTTStats, fed by the session's PING/PONG),
+// window was consumed in under eight smoothed RTTs (RTTStats, fed by the session's PING/PONG),
 // the window, not the link, seems to limit the stream, so its size doubles, up to
 // RecvConfig.Max and the Budget's cap and only when the budget has room. Like gRPC's BDP
 // estimator, it keeps a doubling only if it paid: the consumption rate one epoch later must

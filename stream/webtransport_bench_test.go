@@ -81,6 +81,10 @@ func benchDial(b *testing.B, mux *Mux, cfg *Config, kind string) *Session {
 }
 
 func benchSessionOver(b *testing.B, kind string) {
+	benchSessionOverCfg(b, kind, &Config{Compression: []string{"none"}})
+}
+
+func benchSessionOverCfg(b *testing.B, kind string, cfg *Config) {
 	mux := NewMux()
 	done := make(chan int64, 1)
 	mux.Handle("up", Upload, func(ctx context.Context, st *Stream) error {
@@ -88,7 +92,6 @@ func benchSessionOver(b *testing.B, kind string) {
 		done <- n
 		return err
 	})
-	cfg := &Config{Compression: []string{"none"}}
 	sess := benchDial(b, mux, cfg, kind)
 	b.SetBytes(benchMsg)
 	defer reportCPU(b)()

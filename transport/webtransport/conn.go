@@ -67,9 +67,14 @@ type conn struct {
 	buf    []byte
 	hdr    [lengthPrefix]byte
 
-	// writeMu is held by WriteMessage and by the linger (to send the FIN).
+	// writeMu is held by WriteMessage and by the linger (to send the FIN). WriteMessage
+	// copies each message into pooled chunks and queues them for the stream writer
+	// goroutine (writer.go): quic-go's Write returns only once QUIC has packed the data,
+	// so a caller that builds the next message after it returns leaves QUIC idle.
 	writeMu sync.Mutex
-	wbuf    []byte
+	wq      chan []byte   // chunks to write, in order; nil until the first WriteMessage
+	wqDone  chan struct{} // closed when the writer goroutine has returned
+	downCh  chan struct{} // closed when the conn shuts down
 
 	// lanes is set by StartLanes (lanes.go); nil: one stream, version 1.
 	lanes atomic.Pointer[laneSet]
@@ -89,6 +94,7 @@ func newConn(sess *wt.Session, str *wt.Stream, cfg Config) *conn {
 		writeTimeout: cfg.WriteTimeout,
 		closeTimeout: cfg.CloseTimeout,
 		br:           bufio.NewReaderSize(str, readBufferSize),
+		downCh:       make(chan struct{}),
 	}
 }
 
@@ -135,8 +141,9 @@ func (c *conn) growReadBuffer(n int) {
 	c.buf = make([]byte, min(size, int(c.maxMessage)))
 }
 
-// WriteMessage sends the length prefix and the parts, copied into the write buffer so that
-// QUIC gets few large writes.
+// WriteMessage queues the length prefix and the parts, copied into pooled chunks, for the
+// writer goroutine; it blocks while writeQueueChunks chunks wait, and fails once the conn is
+// down (a write that timed out in the writer shuts it down with ErrWriteTimeout).
 func (c *conn) WriteMessage(parts ...[]byte) error {
 	// The only other holder of writeMu is the linger, which runs after Close.
 	if c.down.Load() || !c.writeMu.TryLock() {
@@ -152,34 +159,27 @@ func (c *conn) WriteMessage(parts ...[]byte) error {
 		return transport.TooLarge(int64(n), c.maxMessage)
 	}
 	defer c.writeMu.Unlock()
-	c.str.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	if c.down.Load() {
-		// Close ran since the check above; its deadline may predate ours.
-		return c.shutdownErr()
+	if c.wq == nil {
+		c.wq = make(chan []byte, writeQueueChunks)
+		c.wqDone = make(chan struct{})
+		go c.runWriter(c.wq)
 	}
-	if c.wbuf == nil {
-		c.wbuf = make([]byte, 0, min(writeBufferSize, lengthPrefix+int(c.maxMessage)))
-	}
-	buf := binary.BigEndian.AppendUint32(c.wbuf[:0], uint32(n))
+	buf := binary.BigEndian.AppendUint32(getChunk(), uint32(n))
 	for _, p := range parts {
 		for len(p) > 0 {
 			if len(buf) == cap(buf) {
-				if err := c.write(buf); err != nil {
-					return err
+				if !c.enqueue(buf) {
+					return c.writeErr()
 				}
-				buf = buf[:0]
+				buf = getChunk()
 			}
 			k := copy(buf[len(buf):cap(buf)], p)
 			buf = buf[:len(buf)+k]
 			p = p[k:]
 		}
 	}
-	return c.write(buf)
-}
-
-func (c *conn) write(b []byte) error {
-	if _, err := c.str.Write(b); err != nil {
-		return c.fail(err)
+	if !c.enqueue(buf) {
+		return c.writeErr()
 	}
 	return nil
 }
@@ -219,16 +219,21 @@ func (c *conn) shutdown(cause error, how ending, code wt.SessionErrorCode) error
 	c.cause = cause
 	c.how = how
 	c.down.Store(true)
+	close(c.downCh)
 	c.mu.Unlock()
 	if ls := c.lanes.Load(); ls != nil {
 		ls.stop()
 	}
 
-	// Deadlines in the past wake a blocked Read or Write (quic-go's stream methods are safe
-	// to call concurrently with them); ReadMessage and WriteMessage then see down.
+	// A deadline in the past wakes a blocked Read (quic-go's stream methods are safe to
+	// call concurrently with it); ReadMessage then sees down. WriteMessage waits on downCh.
+	// The writer goroutine's Write is cut short only when the session ends now: a graceful
+	// end writes what was queued (the linger bounds it).
 	now := time.Now()
 	c.str.SetReadDeadline(now)
-	c.str.SetWriteDeadline(now)
+	if how == endNow {
+		c.str.SetWriteDeadline(now)
+	}
 	if how == endGraceful {
 		go c.linger()
 		return cause
@@ -252,7 +257,8 @@ func (c *conn) linger() {
 		ls.drainLanes(c.closeTimeout)
 		<-ls.mainDone
 	}
-	c.writeMu.Lock() // waits for a WriteMessage woken by the deadline
+	c.writeMu.Lock() // waits for a WriteMessage woken by downCh
+	c.flushWriter()
 	if ls != nil {
 		ls.announceLanes()
 	}

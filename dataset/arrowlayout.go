@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -37,16 +39,30 @@ func arrowSchemaMessage(mem memory.Allocator, s *Schema) ([]byte, error) {
 
 // encodeArrowBatch returns rec as one encapsulated IPC RecordBatch message.
 func encodeArrowBatch(mem memory.Allocator, s *Schema, rec arrow.RecordBatch) ([]byte, error) {
+	return appendArrowBatch(nil, mem, s, rec)
+}
+
+// appendArrowBatch appends rec to dst as one encapsulated IPC RecordBatch
+// message. The body buffers are copied straight from rec into dst.
+func appendArrowBatch(dst []byte, mem memory.Allocator, s *Schema, rec arrow.RecordBatch) ([]byte, error) {
 	p, err := ipc.GetRecordBatchPayload(rec, ipc.WithAllocator(mem))
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	defer p.Release()
-	buf := bytes.NewBuffer(make([]byte, 0, batchedSizeBound(s, rec)+512))
-	if _, err := p.WritePayload(buf); err != nil {
-		return nil, err
+	w := appendWriter{b: slices.Grow(dst, batchedSizeBound(s, rec)+512)}
+	if _, err := p.WritePayload(&w); err != nil {
+		return dst, err
 	}
-	return buf.Bytes(), nil
+	return w.b, nil
+}
+
+// appendWriter is an io.Writer appending to a slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // arrowDecoder decodes the messages of the arrow layout with the Arrow IPC
@@ -59,26 +75,100 @@ type arrowDecoder struct {
 }
 
 // messageFeed is an ipc.MessageReader over whole messages handed in one at
-// a time. Each message gets its own size-limited reader, so a metadata or
-// body length larger than the message itself is refused before anything is
-// allocated for it.
+// a time. A message handed over (setOwned) in the form this package writes
+// is taken apart in place: the record's buffers point into it. Any other
+// message gets its own size-limited reader, which copies the body, so a
+// metadata or body length larger than the message itself is refused before
+// anything is allocated for it.
 type messageFeed struct {
-	mem memory.Allocator
-	src *bytes.Reader
-	cur ipc.MessageReader
+	mem    memory.Allocator
+	src    *bytes.Reader
+	cur    ipc.MessageReader
+	direct *ipc.Message // setOwned's message, until Message hands it out
+	last   *ipc.Message // the direct message handed out last
 }
 
 func (f *messageFeed) set(msg []byte) {
-	if f.cur != nil {
-		f.cur.Release()
-	}
+	f.reset()
 	f.src = bytes.NewReader(msg)
 	limit := int64(len(msg))
 	f.cur = ipc.NewMessageReader(f.src, ipc.WithAllocator(f.mem), ipc.WithBodySizeLimit(limit), ipc.WithMetadataSizeLimit(limit))
 }
 
+// setOwned feeds the message in owner, whose bytes the caller hands over,
+// without copying its body if it is an encapsulated message (continuation
+// marker, metadata padded to 8) whose body is 8-byte aligned in memory and
+// exactly as long as its metadata says: the record's buffers will be views
+// of owner (holding references to it). It reports false, having fed
+// nothing, for any other message: the caller then uses set, whose reader
+// reports what is wrong.
+func (f *messageFeed) setOwned(owner *memory.Buffer) bool {
+	msg := owner.Bytes()
+	if len(msg) < 8 || binary.LittleEndian.Uint32(msg) != 0xFFFFFFFF {
+		return false
+	}
+	metaLen := int(int32(binary.LittleEndian.Uint32(msg[4:])))
+	if metaLen < 8 || metaLen%8 != 0 || metaLen > len(msg)-8 {
+		return false
+	}
+	bodyLen := len(msg) - 8 - metaLen
+	if bodyLen == 0 || cap(msg) != len(msg) || uintptr(unsafe.Pointer(unsafe.SliceData(msg)))%8 != 0 {
+		return false // (a larger capacity would let Arrow slice beyond the message)
+	}
+	// The metadata is copied: it is small, and Arrow may keep pieces of it.
+	meta := memory.NewBufferBytes(bytes.Clone(msg[8 : 8+metaLen]))
+	body := memory.SliceBuffer(owner, 8+metaLen, bodyLen)
+	defer body.Release()
+	var m *ipc.Message
+	err := safely(func() error {
+		m = ipc.NewMessage(meta, body)
+		if m.BodyLen() != int64(bodyLen) {
+			return errors.New("body length differs")
+		}
+		return nil
+	})
+	if err != nil {
+		if m != nil {
+			m.Release()
+		}
+		return false
+	}
+	f.reset()
+	f.direct = m
+	return true
+}
+
+// reset drops the current message.
+func (f *messageFeed) reset() {
+	if f.cur != nil {
+		f.cur.Release()
+		f.cur = nil
+	}
+	if f.direct != nil {
+		f.direct.Release()
+		f.direct = nil
+	}
+	if f.last != nil {
+		f.last.Release()
+		f.last = nil
+	}
+	f.src = nil
+}
+
+// trailing returns how many bytes of the current message were not read.
+func (f *messageFeed) trailing() int {
+	if f.src == nil {
+		return 0
+	}
+	return f.src.Len()
+}
+
 // Message implements ipc.MessageReader.
 func (f *messageFeed) Message() (*ipc.Message, error) {
+	if f.direct != nil {
+		f.last, f.direct = f.direct, nil
+		return f.last, nil
+	}
 	if f.cur == nil {
 		return nil, io.EOF
 	}
@@ -91,12 +181,7 @@ func (f *messageFeed) Retain() {}
 // Release implements ipc.MessageReader.
 func (f *messageFeed) Release() {}
 
-func (f *messageFeed) close() {
-	if f.cur != nil {
-		f.cur.Release()
-		f.cur = nil
-	}
-}
+func (f *messageFeed) close() { f.reset() }
 
 func newArrowDecoder(mem memory.Allocator, s *Schema) *arrowDecoder {
 	return &arrowDecoder{mem: mem, schema: s, feed: &messageFeed{mem: mem}}
@@ -108,11 +193,15 @@ func arrowLayoutError(err error) error {
 
 // decode consumes one message. The first must be the schema message, for
 // which it returns a nil record.
-func (d *arrowDecoder) decode(msg []byte) (rec arrow.RecordBatch, err error) {
+// owner, if not nil, is the buffer holding msg, handed over: the record may
+// view it (see messageFeed.setOwned).
+func (d *arrowDecoder) decode(msg []byte, owner *memory.Buffer) (rec arrow.RecordBatch, err error) {
 	if len(msg) >= 8 && binary.LittleEndian.Uint32(msg) == 0xFFFFFFFF && binary.LittleEndian.Uint32(msg[4:]) == 0 {
 		return nil, arrowLayoutError(errors.New("unexpected end-of-stream marker"))
 	}
-	d.feed.set(msg)
+	if owner == nil || d.rdr == nil || !d.feed.setOwned(owner) {
+		d.feed.set(msg)
+	}
 	if d.rdr == nil {
 		err = safely(func() error {
 			var err error
@@ -125,8 +214,8 @@ func (d *arrowDecoder) decode(msg []byte) (rec arrow.RecordBatch, err error) {
 		if got, err := FromArrow(d.rdr.Schema()); err != nil || !got.Equal(d.schema) {
 			return nil, arrowLayoutError(fmt.Errorf("%w: IPC schema %s differs from the header's %s", ErrSchemaMismatch, d.rdr.Schema(), d.schema.Arrow()))
 		}
-		if d.feed.src.Len() != 0 {
-			return nil, arrowLayoutError(fmt.Errorf("%d trailing bytes after the schema message", d.feed.src.Len()))
+		if n := d.feed.trailing(); n != 0 {
+			return nil, arrowLayoutError(fmt.Errorf("%d trailing bytes after the schema message", n))
 		}
 		return nil, nil
 	}
@@ -144,9 +233,9 @@ func (d *arrowDecoder) decode(msg []byte) (rec arrow.RecordBatch, err error) {
 	if err != nil {
 		return nil, arrowLayoutError(err)
 	}
-	if d.feed.src.Len() != 0 {
+	if n := d.feed.trailing(); n != 0 {
 		rec.Release()
-		return nil, arrowLayoutError(fmt.Errorf("%d trailing bytes after the record batch", d.feed.src.Len()))
+		return nil, arrowLayoutError(fmt.Errorf("%d trailing bytes after the record batch", n))
 	}
 	if err := validateRecord(d.schema, rec); err != nil {
 		rec.Release()

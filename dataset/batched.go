@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -70,11 +72,20 @@ func valuesBound(col Column, arr arrow.Array, n int) int {
 
 // encodeBatched encodes rec (schema s, already checked) as one batched message.
 func encodeBatched(s *Schema, rec arrow.RecordBatch) ([]byte, error) {
+	return appendBatched(nil, s, rec)
+}
+
+// appendBatched appends rec (schema s, already checked) to dst as one
+// batched message. Column blocks are aligned to 8 bytes from the start of
+// the message, wherever in dst it starts.
+func appendBatched(dst []byte, s *Schema, rec arrow.RecordBatch) ([]byte, error) {
 	n := int(rec.NumRows())
 	if n > math.MaxUint32 {
 		return nil, fmt.Errorf("dataset: batch of %d rows is too large to encode", n)
 	}
-	buf := make([]byte, batchedHeaderLen, batchedSizeBound(s, rec))
+	start := len(dst)
+	dst = slices.Grow(dst, batchedSizeBound(s, rec))
+	buf := dst[start : start+batchedHeaderLen]
 	binary.LittleEndian.PutUint32(buf[0:], uint32(n))
 	binary.LittleEndian.PutUint32(buf[4:], uint32(s.NumColumns()))
 	for c := 0; c < s.NumColumns(); c++ {
@@ -83,7 +94,10 @@ func encodeBatched(s *Schema, rec arrow.RecordBatch) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return buf, nil
+	if cap(dst)-start >= len(buf) && &dst[:start+1][start] == &buf[0] {
+		return dst[:start+len(buf)], nil // encoded in place
+	}
+	return append(dst[:start], buf...), nil // outgrew the bound
 }
 
 // grow extends b by n zero bytes and returns the new slice and the start of
@@ -172,8 +186,7 @@ func appendColumnBlock(buf []byte, col Column, arr arrow.Array, n int) ([]byte, 
 	case *array.Binary:
 		buf = appendOffsetsData(buf, a.ValueOffsets(), a.ValueBytes(), n, hasNulls, isNull)
 	case *array.Decimal128:
-		scale := col.Scale
-		buf = appendVarValues(buf, n, isNull, func(i int) []byte { return []byte(formatDecimal(a.Value(i), scale)) })
+		buf = appendDecimals(buf, a, col.Scale, n, isNull)
 	default:
 		return nil, mismatchErrorf("column %q: cannot encode Arrow %s", col.Name, arr.DataType())
 	}
@@ -206,6 +219,21 @@ func appendOffsetsData(buf []byte, offs []int32, data []byte, n int, hasNulls bo
 	return append(buf, data...)
 }
 
+// appendDecimals writes (n+1) u32 offsets and the text of each non-null
+// decimal.
+func appendDecimals(buf []byte, a *array.Decimal128, scale, n int, isNull func(int) bool) []byte {
+	var offAt int
+	buf, offAt = grow(buf, 4*(n+1))
+	dataStart := len(buf)
+	for i := 0; i < n; i++ {
+		if !isNull(i) {
+			buf = appendDecimal(buf, a.Value(i), scale)
+		}
+		binary.LittleEndian.PutUint32(buf[offAt+4*(i+1):], uint32(len(buf)-dataStart))
+	}
+	return buf
+}
+
 // appendVarValues writes (n+1) u32 offsets and the bytes of each non-null value.
 func appendVarValues(buf []byte, n int, isNull func(int) bool, value func(int) []byte) []byte {
 	var offAt int
@@ -235,6 +263,19 @@ func batchedError(offset int, col string, format string, args ...any) error {
 // allocated before the lengths it depends on have been checked against the
 // message size.
 func decodeBatched(mem memory.Allocator, s *Schema, msg []byte) (rec arrow.RecordBatch, err error) {
+	return decodeBatchedMessage(mem, s, msg, nil)
+}
+
+// hostLittleEndian is true on little-endian machines, where the batched
+// layout's values are laid out as Arrow's.
+var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// decodeBatchedMessage is decodeBatched. owner, if not nil, is the buffer
+// holding msg, handed over: then, on a little-endian machine and if msg is
+// 8-byte aligned in memory, the record's fixed-width values, bitmaps,
+// offsets and bytes are views of owner (holding references to it; trailing
+// bitmap bits are cleared in place) instead of copies.
+func decodeBatchedMessage(mem memory.Allocator, s *Schema, msg []byte, owner *memory.Buffer) (rec arrow.RecordBatch, err error) {
 	if len(msg) < batchedHeaderLen {
 		return nil, batchedError(0, "", "message of %d bytes is shorter than the 8-byte header", len(msg))
 	}
@@ -257,9 +298,13 @@ func decodeBatched(mem memory.Allocator, s *Schema, msg []byte) (rec arrow.Recor
 			a.Release()
 		}
 	}()
+	d := blockDecoder{mem: mem, s: s, msg: msg, n: n}
+	if owner != nil && hostLittleEndian && uintptr(unsafe.Pointer(unsafe.SliceData(msg)))%8 == 0 {
+		d.owner = owner
+	}
 	pos := batchedHeaderLen
 	for c := 0; c < s.NumColumns(); c++ {
-		arr, next, err := decodeColumnBlock(mem, s, c, msg, pos, n)
+		arr, next, err := d.column(c, pos)
 		if err != nil {
 			return nil, err
 		}
@@ -272,8 +317,36 @@ func decodeBatched(mem memory.Allocator, s *Schema, msg []byte) (rec arrow.Recor
 	return array.NewRecordBatch(s.Arrow(), cols, int64(n)), nil
 }
 
-func decodeColumnBlock(mem memory.Allocator, s *Schema, c int, msg []byte, pos, n int) (arrow.Array, int, error) {
-	col := s.Column(c)
+// blockDecoder decodes the column blocks of one batched message of n rows.
+type blockDecoder struct {
+	mem   memory.Allocator
+	s     *Schema
+	msg   []byte
+	n     int
+	owner *memory.Buffer // holds msg: buffers are views of it; nil: copies
+}
+
+// buffer returns b, a piece of the message, as an Arrow buffer: a view of
+// it, or a copy.
+func (d *blockDecoder) buffer(b []byte) *memory.Buffer {
+	if d.owner != nil {
+		if len(b) == 0 {
+			return memory.NewBufferBytes(nil)
+		}
+		at := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(d.msg))))
+		return memory.SliceBuffer(d.owner, at, len(b))
+	}
+	buf := memory.NewResizableBuffer(d.mem)
+	buf.Resize(len(b))
+	copy(buf.Bytes(), b)
+	return buf
+}
+
+// column decodes the block of column c at pos and returns the array and
+// the position of the next block.
+func (d *blockDecoder) column(c, pos int) (arrow.Array, int, error) {
+	mem, msg, n := d.mem, d.msg, d.n
+	col := d.s.Column(c)
 	fail := func(at int, format string, args ...any) (arrow.Array, int, error) {
 		return nil, 0, batchedError(at, col.Name, format, args...)
 	}
@@ -289,7 +362,7 @@ func decodeColumnBlock(mem memory.Allocator, s *Schema, c int, msg []byte, pos, 
 	if bodyLen > int64(len(msg)-bodyStart) {
 		return fail(pos+4, "body of %d bytes overruns the message (%d bytes left)", bodyLen, len(msg)-bodyStart)
 	}
-	body := msg[bodyStart : bodyStart+int(bodyLen)]
+	body := msg[bodyStart : bodyStart+int(bodyLen) : bodyStart+int(bodyLen)]
 	next := bodyStart + align8(int(bodyLen))
 	if next > len(msg) {
 		return fail(bodyStart+int(bodyLen), "missing padding after the column block")
@@ -308,9 +381,7 @@ func decodeColumnBlock(mem memory.Allocator, s *Schema, c int, msg []byte, pos, 
 			return fail(bodyStart, "%d nulls in a column that is not nullable", nulls)
 		}
 		if nulls > 0 {
-			validity = memory.NewResizableBuffer(mem)
-			validity.Resize(bitmapLen(n))
-			copy(validity.Bytes(), bm)
+			validity = d.buffer(bm)
 			clearTrailingBits(validity.Bytes(), n)
 		}
 		at = vl
@@ -327,32 +398,36 @@ func decodeColumnBlock(mem memory.Allocator, s *Schema, c int, msg []byte, pos, 
 		if len(vals) != width*n {
 			return nil, batchedError(bodyStart+at, col.Name, "%s values need %d bytes, body has %d", col.Type, width*n, len(vals))
 		}
+		if d.owner != nil {
+			return d.buffer(vals), nil
+		}
 		b := memory.NewResizableBuffer(mem)
 		b.Resize(width * n)
+		switch width {
+		case 8:
+			dst := arrow.Uint64Traits.CastFromBytes(b.Bytes())
+			for i := range dst {
+				dst[i] = binary.LittleEndian.Uint64(vals[8*i:])
+			}
+		default:
+			dst := arrow.Uint32Traits.CastFromBytes(b.Bytes())
+			for i := range dst {
+				dst[i] = binary.LittleEndian.Uint32(vals[4*i:])
+			}
+		}
 		return b, nil
 	}
 	var buffers []*memory.Buffer
 	switch col.Type {
-	case TypeInt64, TypeTimestamp, TypeFloat64:
-		b, err := fixed(8)
+	case TypeInt64, TypeTimestamp, TypeFloat64, TypeDate:
+		width := 8
+		if col.Type == TypeDate {
+			width = 4
+		}
+		b, err := fixed(width)
 		if err != nil {
 			release(validity)
 			return nil, 0, err
-		}
-		dst := arrow.Uint64Traits.CastFromBytes(b.Bytes())
-		for i := range dst {
-			dst[i] = binary.LittleEndian.Uint64(vals[8*i:])
-		}
-		buffers = []*memory.Buffer{validity, b}
-	case TypeDate:
-		b, err := fixed(4)
-		if err != nil {
-			release(validity)
-			return nil, 0, err
-		}
-		dst := arrow.Uint32Traits.CastFromBytes(b.Bytes())
-		for i := range dst {
-			dst[i] = binary.LittleEndian.Uint32(vals[4*i:])
 		}
 		buffers = []*memory.Buffer{validity, b}
 	case TypeBool:
@@ -360,13 +435,11 @@ func decodeColumnBlock(mem memory.Allocator, s *Schema, c int, msg []byte, pos, 
 			release(validity)
 			return fail(bodyStart+at, "bool values need %d bytes, body has %d", bitmapLen(n), len(vals))
 		}
-		b := memory.NewResizableBuffer(mem)
-		b.Resize(bitmapLen(n))
-		copy(b.Bytes(), vals)
+		b := d.buffer(vals)
 		clearTrailingBits(b.Bytes(), n)
 		buffers = []*memory.Buffer{validity, b}
 	case TypeString, TypeBinary:
-		offs, data, err := decodeVar(mem, col, vals, n, bodyStart+at)
+		offs, data, err := d.decodeVar(col, vals, bodyStart+at)
 		if err != nil {
 			release(validity)
 			return nil, 0, err
@@ -414,7 +487,10 @@ func splitVar(col Column, vals []byte, n, base int) (offs []byte, data []byte, e
 	return offs, data, nil
 }
 
-func decodeVar(mem memory.Allocator, col Column, vals []byte, n, base int) (*memory.Buffer, *memory.Buffer, error) {
+// decodeVar checks the values region of a string or binary column and
+// returns its offsets and data buffers.
+func (d *blockDecoder) decodeVar(col Column, vals []byte, base int) (*memory.Buffer, *memory.Buffer, error) {
+	n := d.n
 	offs, data, err := splitVar(col, vals, n, base)
 	if err != nil {
 		return nil, nil, err
@@ -429,16 +505,16 @@ func decodeVar(mem memory.Allocator, col Column, vals []byte, n, base int) (*mem
 			}
 		}
 	}
-	ob := memory.NewResizableBuffer(mem)
+	if d.owner != nil { // u32 offsets that splitVar found within int32: Arrow's int32 offsets
+		return d.buffer(offs), d.buffer(data), nil
+	}
+	ob := memory.NewResizableBuffer(d.mem)
 	ob.Resize(4 * (n + 1))
 	dst := arrow.Int32Traits.CastFromBytes(ob.Bytes())
 	for i := range dst {
 		dst[i] = int32(binary.LittleEndian.Uint32(offs[4*i:]))
 	}
-	db := memory.NewResizableBuffer(mem)
-	db.Resize(len(data))
-	copy(db.Bytes(), data)
-	return ob, db, nil
+	return ob, d.buffer(data), nil
 }
 
 func decodeDecimals(mem memory.Allocator, col Column, vals []byte, n int, validity *memory.Buffer, base int) (arrow.Array, error) {
@@ -455,6 +531,10 @@ func decodeDecimals(mem memory.Allocator, col Column, vals []byte, n int, validi
 			continue
 		}
 		lo, hi := binary.LittleEndian.Uint32(offs[4*i:]), binary.LittleEndian.Uint32(offs[4*i+4:])
+		if v, ok := parseDecimalFast(data[lo:hi], col.Precision, col.Scale); ok {
+			b.Append(v)
+			continue
+		}
 		v, err := parseDecimalText(string(data[lo:hi]), col.Precision, col.Scale)
 		if err != nil {
 			return nil, batchedError(base+len(offs)+int(lo), col.Name, "row %d: %v", i+1, err)

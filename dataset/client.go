@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -191,7 +192,8 @@ type ExportReader struct {
 	header  Header
 	info    SourceInfo
 	cons    *Consumer
-	maxMsg  int
+	sr      streamReader // the stream under the context of the current read
+	msgs    framedReader // messages from a 64 KiB buffer over sr
 	start   time.Time
 	first   time.Duration
 	wire0   int64
@@ -214,12 +216,14 @@ func OpenExport(ctx context.Context, sess *stream.Session, name string, opts Exp
 	}
 	req := ExportRequest{Dataset: name, Layouts: opts.Layouts, BatchRows: opts.BatchRows, BatchBytes: opts.BatchBytes,
 		StartRow: opts.StartRow, Query: opts.Query, OrderBy: opts.OrderBy}
-	r := &ExportReader{name: name, sess: sess, ctx: ctx, maxMsg: opts.MaxMessageBytes, start: time.Now(), wire0: sess.Stats().BytesIn}
+	r := &ExportReader{name: name, sess: sess, ctx: ctx, start: time.Now(), wire0: sess.Stats().BytesIn}
 	st, err := sess.Open(ctx, stream.OpenOptions{Route: RouteExport, Kind: stream.Download, Metadata: req, Priority: opts.Priority})
 	if err != nil {
 		return nil, exportErr(name, err)
 	}
 	r.st = st
+	r.sr = streamReader{ctx: ctx, st: st}
+	r.msgs = framedReader{r: bufio.NewReaderSize(&r.sr, readBufferSize), max: opts.MaxMessageBytes}
 	if err := r.readHeader(opts); err != nil {
 		st.Cancel(stream.CodeCancelled, "export abandoned")
 		return nil, err
@@ -230,7 +234,7 @@ func OpenExport(ctx context.Context, sess *stream.Session, name string, opts Exp
 // readHeader reads the header message and checks it against the ACCEPT
 // metadata.
 func (r *ExportReader) readHeader(opts ExportOptions) error {
-	h, err := ReceiveHeader(r.readMessage)
+	h, err := r.msgs.header()
 	if err != nil {
 		return exportErr(r.name, err)
 	}
@@ -266,10 +270,10 @@ func (r *ExportReader) readHeader(opts ExportOptions) error {
 	return nil
 }
 
-// readMessage reads the next length-prefixed message from the stream.
-func (r *ExportReader) readMessage() ([]byte, error) {
-	return ReadMessage(streamReader{r.ctx, r.st}, r.maxMsg)
-}
+// readBufferSize is the client's read buffer: small messages (rows) come
+// out of it many at a time; a larger message is read straight into its
+// own buffer.
+const readBufferSize = 64 << 10
 
 // streamReader reads a stream under a context.
 type streamReader struct {
@@ -277,7 +281,7 @@ type streamReader struct {
 	st  *stream.Stream
 }
 
-func (s streamReader) Read(p []byte) (int, error) { return s.st.ReadContext(s.ctx, p) }
+func (s *streamReader) Read(p []byte) (int, error) { return s.st.ReadContext(s.ctx, p) }
 
 // Header returns the dataset header.
 func (r *ExportReader) Header() Header { return r.header }
@@ -290,7 +294,10 @@ func (r *ExportReader) Schema() *Schema { return r.header.Schema }
 func (r *ExportReader) Info() SourceInfo { return r.info }
 
 // Next implements Source: it returns the next record batch as it arrives
-// (the caller releases it), or io.EOF after the last. A stream that ends
+// (the caller releases it), or io.EOF after the last. The record's buffers
+// are views of the pooled buffer its message was read into, which is
+// reused once the record (and every array taken from it) is released: use
+// no array after releasing it. A stream that ends
 // before the header's total_rows fails with io.ErrUnexpectedEOF. Errors
 // are sticky. ctx, like OpenExport's context, abandons the wait.
 func (r *ExportReader) Next(ctx context.Context) (arrow.RecordBatch, error) {
@@ -325,7 +332,8 @@ func (r *ExportReader) next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		msg, err := ReadMessage(streamReader{ctx, r.st}, r.maxMsg)
+		r.sr.ctx = ctx
+		msg, owner, err := r.msgs.next()
 		if errors.Is(err, io.EOF) {
 			if rec := r.cons.Flush(); rec != nil {
 				return rec, nil
@@ -338,7 +346,7 @@ func (r *ExportReader) next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err != nil {
 			return nil, exportErr(r.name, err)
 		}
-		rec, err := r.cons.Decode(msg)
+		rec, err := r.cons.decodeMessage(msg, owner)
 		if err != nil {
 			return nil, exportErr(r.name, err)
 		}

@@ -75,16 +75,27 @@ func (c *Consumer) Schema() *Schema { return c.header.Schema }
 
 // Decode decodes one message. It returns a nil record for messages that
 // complete no batch: the Arrow schema message, and rows-layout rows being
-// coalesced. The caller owns and releases a returned record. Malformed
-// messages fail with an *InputError.
+// coalesced. The caller owns and releases a returned record, which shares
+// no memory with payload. Malformed messages fail with an *InputError.
 func (c *Consumer) Decode(payload []byte) (arrow.RecordBatch, error) {
+	return c.decodeMessage(payload, nil)
+}
+
+// decodeMessage is Decode. owner, if not nil, is the buffer holding payload
+// (payload is owner.Bytes()), handed over with its reference: the record
+// returned may keep views of it instead of copies, and decodeMessage
+// releases the reference it was given.
+func (c *Consumer) decodeMessage(payload []byte, owner *memory.Buffer) (arrow.RecordBatch, error) {
+	if owner != nil {
+		defer owner.Release()
+	}
 	if c.closed {
 		return nil, ErrClosed
 	}
 	if c.err != nil {
 		return nil, c.err
 	}
-	rec, err := c.decode(payload)
+	rec, err := c.decode(payload, owner)
 	if err != nil {
 		if ie, ok := err.(*InputError); ok && ie.Row == 0 {
 			ie.Row = c.header.StartRow + c.decoded + int64(c.pendingRows()) + 1
@@ -106,7 +117,7 @@ func (c *Consumer) pendingRows() int {
 	return c.rows.rows
 }
 
-func (c *Consumer) decode(payload []byte) (arrow.RecordBatch, error) {
+func (c *Consumer) decode(payload []byte, owner *memory.Buffer) (arrow.RecordBatch, error) {
 	var rec arrow.RecordBatch
 	var err error
 	switch c.header.Layout {
@@ -121,9 +132,9 @@ func (c *Consumer) decode(payload []byte) (arrow.RecordBatch, error) {
 		}
 		return c.rows.newRecord(), nil
 	case LayoutArrow:
-		rec, err = c.arrow.decode(payload)
+		rec, err = c.arrow.decode(payload, owner)
 	default:
-		rec, err = decodeBatched(c.mem, c.header.Schema, payload)
+		rec, err = decodeBatchedMessage(c.mem, c.header.Schema, payload, owner)
 	}
 	if err != nil || rec == nil {
 		return nil, err
@@ -185,6 +196,22 @@ func ReceiveHeader(next func() ([]byte, error)) (Header, error) {
 // stream that ends before the header's TotalRows fails with
 // io.ErrUnexpectedEOF.
 func ReceiveBatches(ctx context.Context, h Header, next func() ([]byte, error), sink Sink, cfg ConsumerConfig) (int64, error) {
+	return receiveBatches(ctx, h, copied(next), sink, cfg)
+}
+
+// msgSource yields the messages of a dataset stream: the bytes and, if it
+// hands them over (see decodeMessage), the buffer holding them.
+type msgSource func() ([]byte, *memory.Buffer, error)
+
+// copied is the msgSource of messages that stay the caller's.
+func copied(next func() ([]byte, error)) msgSource {
+	return func() ([]byte, *memory.Buffer, error) {
+		b, err := next()
+		return b, nil, err
+	}
+}
+
+func receiveBatches(ctx context.Context, h Header, next msgSource, sink Sink, cfg ConsumerConfig) (int64, error) {
 	if h.Layout == LayoutRows && cfg.CoalesceRows == 0 {
 		cfg.CoalesceRows = h.BatchRows
 	}
@@ -206,14 +233,14 @@ func ReceiveBatches(ctx context.Context, h Header, next func() ([]byte, error), 
 		if err := ctx.Err(); err != nil {
 			return rows, err
 		}
-		msg, err := next()
+		msg, owner, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return rows, err
 		}
-		rec, err := c.Decode(msg)
+		rec, err := c.decodeMessage(msg, owner)
 		if err != nil {
 			return rows, err
 		}
@@ -236,7 +263,13 @@ func ReceiveBatches(ctx context.Context, h Header, next func() ([]byte, error), 
 // returning, also on error (a text file then holds the rows received, a
 // resume point). It returns the header and the number of rows written.
 func Receive(ctx context.Context, next func() ([]byte, error), open func(Header) (Sink, error), cfg ConsumerConfig) (Header, int64, error) {
-	h, err := ReceiveHeader(next)
+	return receive(ctx, func() (Header, error) { return ReceiveHeader(next) }, copied(next), open, cfg)
+}
+
+// receive is Receive reading the header through header and the messages
+// after it through next.
+func receive(ctx context.Context, header func() (Header, error), next msgSource, open func(Header) (Sink, error), cfg ConsumerConfig) (Header, int64, error) {
+	h, err := header()
 	if err != nil {
 		return Header{}, 0, err
 	}
@@ -244,7 +277,7 @@ func Receive(ctx context.Context, next func() ([]byte, error), open func(Header)
 	if err != nil {
 		return h, 0, err
 	}
-	rows, err := ReceiveBatches(ctx, h, next, sink, cfg)
+	rows, err := receiveBatches(ctx, h, next, sink, cfg)
 	if cerr := sink.Close(); err == nil {
 		err = cerr
 	}

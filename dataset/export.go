@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/streamd/streamd/stream"
@@ -208,36 +207,14 @@ func (c *Catalog) openExport(ctx context.Context, req ExportRequest) (*Producer,
 	return p, info, nil
 }
 
-// sendStream writes p's header and messages to st, length-prefixed; each
-// message is one Write, so a batch reaches the writer in one piece.
+// sendStream writes p's header and messages to st, length-prefixed (see
+// sendFramed): a batch reaches the stream in one Write, small rows-layout
+// messages a few dozen kilobytes at a time.
 func sendStream(ctx context.Context, st *stream.Stream, p *Producer) (int64, error) {
-	var buf []byte
-	emit := func(msg []byte) error {
-		buf = appendFramed(buf[:0], msg)
-		_, err := st.WriteContext(ctx, buf)
+	return sendFramed(ctx, p, func(b []byte) error {
+		_, err := st.WriteContext(ctx, b)
 		return err
-	}
-	hb, err := p.HeaderMessage()
-	if err != nil {
-		return 0, err
-	}
-	if err := emit(hb); err != nil {
-		return 0, err
-	}
-	var rows int64
-	for {
-		m, err := p.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return rows, nil
-		}
-		if err != nil {
-			return rows, err
-		}
-		if err := emit(m.Payload); err != nil {
-			return rows, err
-		}
-		rows += int64(m.Rows)
-	}
+	})
 }
 
 // appendFramed appends msg with its u32 little-endian length prefix (the

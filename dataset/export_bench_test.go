@@ -72,6 +72,7 @@ func benchCompression() string {
 // batches are only counted) and into each file format (written to
 // io.Discard), with the compression of STREAMD_BENCH_COMPRESS.
 func BenchmarkExport(b *testing.B) {
+	noPoison(b)
 	rows := benchRows(b)
 	env := benchEnv(b, rows)
 	sess := env.dial(benchCompression())
@@ -113,6 +114,7 @@ func BenchmarkExport(b *testing.B) {
 // each session compression, for the demo rows read from Parquet in the batched and Arrow
 // layouts.
 func BenchmarkExportCompression(b *testing.B) {
+	noPoison(b)
 	rows := benchRows(b)
 	env := benchEnv(b, rows)
 	for _, alg := range []string{"none", "gzip", "zstd"} {
@@ -143,6 +145,7 @@ func BenchmarkExportCompression(b *testing.B) {
 // has STREAMD_BENCH_ROWS rows; STREAMD_BENCH_DB names a SQLite file to keep
 // it in between runs (seeding 10 M rows takes about 30 s).
 func BenchmarkExportFirstBatch(b *testing.B) {
+	noPoison(b)
 	rows := benchRows(b)
 	path := os.Getenv("STREAMD_BENCH_DB")
 	if path == "" {

@@ -40,6 +40,29 @@ func requireReencodes(t *testing.T, s *Schema, rec arrow.RecordBatch) {
 	requireSameRows(t, s, want, got)
 }
 
+// requireSameOutcome checks that decoding a message handed over (view,
+// verr) gives what decoding a copy gave (rec, err): the same rows, or an
+// *InputError of the same format (whose text may differ: a panic inside
+// Arrow names the buffer's capacity), and releases view.
+func requireSameOutcome(t *testing.T, s *Schema, rec arrow.RecordBatch, err error, view arrow.RecordBatch, verr error) {
+	t.Helper()
+	if err != nil {
+		require.Error(t, verr, "the copy failed with %v", err)
+		var want, got *InputError
+		require.ErrorAs(t, err, &want)
+		require.ErrorAs(t, verr, &got)
+		require.Equal(t, want.Format, got.Format)
+		return
+	}
+	require.NoError(t, verr)
+	defer view.Release()
+	want, err := RecordRows(s, rec)
+	require.NoError(t, err)
+	got, err := RecordRows(s, view)
+	require.NoError(t, err)
+	requireSameRows(t, s, want, got)
+}
+
 func FuzzBatchedDecode(f *testing.F) {
 	s := allTypesSchema(f)
 	rows := allTypesRows(f)
@@ -52,6 +75,10 @@ func FuzzBatchedDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		rec, err := decodeBatched(memory.DefaultAllocator, s, msg)
+		owned := ownedCopy(msg)
+		view, verr := decodeBatchedMessage(memory.DefaultAllocator, s, owned.Bytes(), owned)
+		owned.Release()
+		requireSameOutcome(t, s, rec, err, view, verr)
 		if err != nil {
 			requireInputError(t, err, "batched")
 			return
@@ -109,6 +136,14 @@ func FuzzArrowLayoutDecode(f *testing.F) {
 		_, err = c.Decode(schemaMsg)
 		require.NoError(t, err)
 		rec, err := c.Decode(msg)
+		owner, err2 := NewConsumer(c.Header(), ConsumerConfig{})
+		require.NoError(t, err2)
+		defer owner.Close()
+		_, err2 = owner.Decode(schemaMsg)
+		require.NoError(t, err2)
+		owned := ownedCopy(msg)
+		view, verr := owner.decodeMessage(owned.Bytes(), owned)
+		requireSameOutcome(t, s, rec, err, view, verr)
 		if err != nil {
 			requireInputError(t, err, "arrow")
 			return

@@ -106,7 +106,7 @@ func appendJSONValue(buf []byte, s *Schema, c int, arr arrow.Array, i int) []byt
 		return append(buf, '"')
 	case *array.Decimal128:
 		buf = append(buf, '"')
-		buf = append(buf, formatDecimal(a.Value(i), col.Scale)...)
+		buf = appendDecimal(buf, a.Value(i), col.Scale)
 		return append(buf, '"')
 	}
 	panic(fmt.Sprintf("dataset: unexpected array %T for column %q", arr, col.Name))

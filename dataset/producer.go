@@ -134,36 +134,60 @@ func (p *Producer) HeaderMessage() ([]byte, error) { return p.header.MarshalHead
 // Next returns the next message, or io.EOF after the last. Errors other
 // than io.EOF are sticky.
 func (p *Producer) Next(ctx context.Context) (Message, error) {
-	if p.closed {
-		return Message{}, ErrClosed
-	}
-	if p.err != nil {
-		return Message{}, p.err
-	}
-	m, err := p.next(ctx)
-	if err != nil {
-		p.err = err
-		p.releaseBatches()
-	}
+	b, m, err := p.appendNext(ctx, nil)
+	m.Payload = b
 	return m, err
 }
 
-func (p *Producer) next(ctx context.Context) (Message, error) {
+// appendNext is Next appending the message to dst: it returns dst extended
+// by the message, whose Payload is left nil. Errors other than io.EOF are
+// sticky; on any error dst comes back unchanged.
+func (p *Producer) appendNext(ctx context.Context, dst []byte) ([]byte, Message, error) {
+	if p.closed {
+		return dst, Message{}, ErrClosed
+	}
+	if p.err != nil {
+		return dst, Message{}, p.err
+	}
+	out, m, err := p.next(ctx, dst)
+	if err != nil {
+		p.err = err
+		p.releaseBatches()
+		return dst, Message{}, err
+	}
+	return out, m, nil
+}
+
+// ready reports whether the next message can be made without reading the
+// source: it would not wait for the source.
+func (p *Producer) ready() bool {
+	switch {
+	case p.closed || p.err != nil:
+		return false
+	case p.cfg.Layout == LayoutArrow && !p.preamble:
+		return true
+	case p.rowBatch != nil && p.rowIdx < int(p.rowBatch.NumRows()):
+		return true
+	}
+	return p.pending != nil && p.pendingOff < p.pending.NumRows()
+}
+
+func (p *Producer) next(ctx context.Context, dst []byte) ([]byte, Message, error) {
 	if err := ctx.Err(); err != nil {
-		return Message{}, err
+		return dst, Message{}, err
 	}
 	switch p.cfg.Layout {
 	case LayoutArrow:
 		if !p.preamble {
 			b, err := arrowSchemaMessage(p.cfg.Allocator, p.schema)
 			if err != nil {
-				return Message{}, err
+				return dst, Message{}, err
 			}
 			p.preamble = true
-			return Message{Payload: b, FirstRow: p.nextRow}, nil
+			return append(dst, b...), Message{FirstRow: p.nextRow}, nil
 		}
-		return p.nextBatchMessage(ctx, func(rec arrow.RecordBatch) ([]byte, error) {
-			return encodeArrowBatch(p.cfg.Allocator, p.schema, rec)
+		return p.nextBatchMessage(ctx, dst, func(dst []byte, rec arrow.RecordBatch) ([]byte, error) {
+			return appendArrowBatch(dst, p.cfg.Allocator, p.schema, rec)
 		})
 	case LayoutRows:
 		if p.rowBatch == nil || p.rowIdx >= int(p.rowBatch.NumRows()) {
@@ -173,35 +197,38 @@ func (p *Producer) next(ctx context.Context) (Message, error) {
 			}
 			rec, err := p.nextBatch(ctx)
 			if err != nil {
-				return Message{}, err
+				return dst, Message{}, err
 			}
 			p.rowBatch, p.rowIdx = rec, 0
 		}
-		b := appendJSONArrayRow(make([]byte, 0, 64), p.schema, p.rowBatch, p.rowIdx)
+		if dst == nil {
+			dst = make([]byte, 0, 64)
+		}
+		dst = appendJSONArrayRow(dst, p.schema, p.rowBatch, p.rowIdx)
 		p.rowIdx++
-		m := Message{Payload: b, FirstRow: p.nextRow, Rows: 1}
+		m := Message{FirstRow: p.nextRow, Rows: 1}
 		p.nextRow++
-		return m, nil
+		return dst, m, nil
 	default:
-		return p.nextBatchMessage(ctx, func(rec arrow.RecordBatch) ([]byte, error) {
-			return encodeBatched(p.schema, rec)
+		return p.nextBatchMessage(ctx, dst, func(dst []byte, rec arrow.RecordBatch) ([]byte, error) {
+			return appendBatched(dst, p.schema, rec)
 		})
 	}
 }
 
-func (p *Producer) nextBatchMessage(ctx context.Context, encode func(arrow.RecordBatch) ([]byte, error)) (Message, error) {
+func (p *Producer) nextBatchMessage(ctx context.Context, dst []byte, encode func([]byte, arrow.RecordBatch) ([]byte, error)) ([]byte, Message, error) {
 	rec, err := p.nextBatch(ctx)
 	if err != nil {
-		return Message{}, err
+		return dst, Message{}, err
 	}
 	defer rec.Release()
-	b, err := encode(rec)
+	out, err := encode(dst, rec)
 	if err != nil {
-		return Message{}, err
+		return dst, Message{}, err
 	}
-	m := Message{Payload: b, FirstRow: p.nextRow, Rows: int(rec.NumRows())}
+	m := Message{FirstRow: p.nextRow, Rows: int(rec.NumRows())}
 	p.nextRow += rec.NumRows()
-	return m, nil
+	return out, m, nil
 }
 
 // nextBatch returns the next slice of at most BatchRows rows and about

@@ -220,6 +220,14 @@ func parseBoolText(s string) (bool, error) {
 // into a decimal128 with the given scale. Digits beyond the scale must be
 // zeros and the result must fit the precision: nothing is rounded.
 func parseDecimalText(s string, precision, scale int) (decimal128.Num, error) {
+	if v, ok := parseDecimalFast(s, precision, scale); ok {
+		return v, nil
+	}
+	return parseDecimalSlow(s, precision, scale)
+}
+
+// parseDecimalSlow is parseDecimalText without the fast path.
+func parseDecimalSlow(s string, precision, scale int) (decimal128.Num, error) {
 	bad := func(why string) (decimal128.Num, error) {
 		return decimal128.Num{}, fmt.Errorf("decimal %q: %s", s, why)
 	}
@@ -281,7 +289,7 @@ func formatDecimal(n decimal128.Num, scale int) string { return n.ToString(int32
 
 // checkDecimal verifies that a stored decimal fits its precision.
 func checkDecimal(n decimal128.Num, precision int) error {
-	if !n.FitsInPrecision(int32(precision)) {
+	if !decimalFits(n, precision) {
 		return fmt.Errorf("decimal %s does not fit precision %d", n.BigInt(), precision)
 	}
 	return nil

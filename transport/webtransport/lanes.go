@@ -312,8 +312,13 @@ func (c *conn) WriteLane(id uint32, parts ...[]byte) error {
 		}
 		return transport.TooLarge(int64(n), c.maxMessage)
 	}
-	msg := make([]byte, lengthPrefix, lengthPrefix+n)
-	binary.BigEndian.PutUint32(msg, uint32(n))
+	var msg []byte
+	if lengthPrefix+n <= writeBufferSize {
+		msg = getChunk() // recycled by the lane's writer
+	} else {
+		msg = make([]byte, 0, lengthPrefix+n)
+	}
+	msg = binary.BigEndian.AppendUint32(msg, uint32(n))
 	for _, p := range parts {
 		msg = append(msg, p...)
 	}
@@ -387,10 +392,14 @@ func (ls *laneSet) runWriter(w *laneWriter) {
 		w.queue = nil
 		ended := w.ended
 		ls.mu.Unlock()
-		for _, msg := range q {
+		for i, msg := range q {
 			if err := c.writeLane(str, msg); err != nil {
 				return
 			}
+			if cap(msg) == writeBufferSize {
+				putChunk(msg)
+			}
+			q[i] = nil
 		}
 		if len(q) > 0 {
 			continue

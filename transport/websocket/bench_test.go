@@ -196,7 +196,7 @@ func tcpPair(b *testing.B) (net.Conn, net.Conn) {
 
 func gorillaPair(b *testing.B) (*gws.Conn, *gws.Conn) {
 	accepted := make(chan *gws.Conn, 1)
-	up := gws.Upgrader{ReadBufferSize: websocket.DefaultBufferSize, WriteBufferSize: websocket.DefaultBufferSize}
+	up := gws.Upgrader{ReadBufferSize: rawBufferSize, WriteBufferSize: rawBufferSize}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -207,7 +207,7 @@ func gorillaPair(b *testing.B) (*gws.Conn, *gws.Conn) {
 		accepted <- c
 	}))
 	b.Cleanup(srv.Close)
-	d := gws.Dialer{ReadBufferSize: websocket.DefaultBufferSize, WriteBufferSize: websocket.DefaultBufferSize}
+	d := gws.Dialer{ReadBufferSize: rawBufferSize, WriteBufferSize: rawBufferSize}
 	client, resp, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	if err != nil {
 		b.Fatal(err)
@@ -278,3 +278,6 @@ func connPair(b *testing.B, via string) (transport.Conn, transport.Conn) {
 	}
 	return s.connect(b, via)
 }
+
+// rawBufferSize sizes the raw gorilla baseline's buffers to the 64 KiB messages it sends.
+const rawBufferSize = 64<<10 + 1<<10

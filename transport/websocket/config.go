@@ -17,8 +17,17 @@ const (
 	// DefaultMaxMessageSize is the default Config.MaxMessageSize: 1 MiB of frames plus 4 KiB
 	// for their headers.
 	DefaultMaxMessageSize = transport.DefaultMaxMessageSize + 4<<10
-	// DefaultBufferSize is the default Config.ReadBufferSize and WriteBufferSize.
-	DefaultBufferSize = 64<<10 + 1<<10
+	// DefaultBufferSize is the default Config.ReadBufferSize: frame headers and small
+	// frames; message bodies larger than it are read straight into the message buffer
+	// (bufio's bypass), so a small buffer costs nothing on bulk data and saves 60 KiB per
+	// idle connection.
+	DefaultBufferSize = 4 << 10
+	// DefaultWriteBufferSize is the default Config.WriteBufferSize: a 64 KiB frame and its
+	// header per write(2). 256 KiB buffers (a whole session batch per write) measured
+	// 0.6-0.9x as fast in bench's throughput scenario: smaller writes let the reader
+	// start sooner. Write buffers come from a pool and are held only while a message is
+	// written, so idle conns hold none.
+	DefaultWriteBufferSize = 64<<10 + 1<<10
 	// DefaultHandshakeTimeout is the default Config.HandshakeTimeout.
 	DefaultHandshakeTimeout = 10 * time.Second
 	// DefaultWriteTimeout is the default Config.WriteTimeout.
@@ -49,8 +58,9 @@ type Config struct {
 	// a larger one fails with transport.ErrMessageTooLarge and closes the Conn. Default 1 MiB +
 	// 4 KiB.
 	MaxMessageSize int64
-	// ReadBufferSize and WriteBufferSize size gorilla's I/O buffers, hence the largest frame
-	// written in one piece. Default 64 KiB + 1 KiB each.
+	// ReadBufferSize and WriteBufferSize size gorilla's I/O buffers; WriteBufferSize is the
+	// largest message written in one piece (one write(2)). Write buffers are pooled per size
+	// and held only during a write. Defaults 4 KiB (read), 64 KiB + 1 KiB (write).
 	ReadBufferSize, WriteBufferSize int
 	// AllowedOrigins is the server's Origin allow-list. Empty: same origin only (the Origin
 	// host must equal the request Host) or no Origin header (non-browser clients). An entry
@@ -114,7 +124,7 @@ func (c *Config) withDefaults() Config {
 		d.ReadBufferSize = DefaultBufferSize
 	}
 	if d.WriteBufferSize == 0 {
-		d.WriteBufferSize = DefaultBufferSize
+		d.WriteBufferSize = DefaultWriteBufferSize
 	}
 	if d.HandshakeTimeout == 0 {
 		d.HandshakeTimeout = DefaultHandshakeTimeout

@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"fmt"
+	"github.com/streamd/streamd/transport/internal/bufpool"
 	"io"
 	"net"
 	"sync"
@@ -29,7 +30,9 @@ type conn struct {
 	writeTimeout time.Duration
 	closeTimeout time.Duration
 
-	buf []byte // the reader's reusable message buffer
+	buf  []byte  // the message ReadMessage last returned, from bufpool; nil while waiting
+	bufp *[]byte // buf's pool handle
+	hint int     // the size to borrow for the next message
 
 	down  atomic.Bool // set once cause is set: the conn is shut down
 	mu    sync.Mutex
@@ -51,6 +54,12 @@ func (c *conn) ReadMessage() ([]byte, error) {
 	if c.down.Load() {
 		return nil, c.shutdownErr()
 	}
+	// The previous message is released by this call: its buffer goes back to the pool, so
+	// an idle conn (blocked below) holds no message buffer.
+	if c.bufp != nil {
+		bufpool.Put(c.bufp)
+		c.bufp, c.buf = nil, nil
+	}
 	typ, r, err := c.ws.NextReader()
 	if err != nil {
 		return nil, c.fail(err)
@@ -58,6 +67,8 @@ func (c *conn) ReadMessage() ([]byte, error) {
 	if typ != gws.BinaryMessage {
 		return nil, c.shutdown(fmt.Errorf("%w: websocket text message, want binary", transport.ErrProtocol), gws.CloseUnsupportedData)
 	}
+	c.bufp = bufpool.Get(max(c.hint, initialReadBuffer))
+	c.buf = *c.bufp
 	n := 0
 	for {
 		if n == len(c.buf) {
@@ -69,6 +80,7 @@ func (c *conn) ReadMessage() ([]byte, error) {
 		m, err := r.Read(c.buf[n:])
 		n += m
 		if err == io.EOF {
+			c.hint = n + 1 // the next message is likely alike (+1: room to see its end)
 			return c.buf[:n], nil
 		}
 		if err != nil {
@@ -85,9 +97,10 @@ func (c *conn) growReadBuffer() bool {
 		return false
 	}
 	size := min(max(initialReadBuffer, 2*len(c.buf)), ceiling)
-	grown := make([]byte, size)
-	copy(grown, c.buf)
-	c.buf = grown
+	grown := bufpool.Get(size)
+	copy(*grown, c.buf)
+	bufpool.Put(c.bufp)
+	c.bufp, c.buf = grown, *grown
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 
 	gws "github.com/gorilla/websocket"
 
@@ -27,6 +28,7 @@ func Dial(ctx context.Context, url string, header http.Header, cfg *Config) (tra
 		HandshakeTimeout:  c.HandshakeTimeout,
 		ReadBufferSize:    c.ReadBufferSize,
 		WriteBufferSize:   c.WriteBufferSize,
+		WriteBufferPool:   writeBufferPool(c.WriteBufferSize),
 		Subprotocols:      []string{c.Subprotocol},
 		EnableCompression: false,
 	}
@@ -66,6 +68,7 @@ func NewUpgrader(cfg *Config) *Upgrader {
 		HandshakeTimeout:  c.HandshakeTimeout,
 		ReadBufferSize:    c.ReadBufferSize,
 		WriteBufferSize:   c.WriteBufferSize,
+		WriteBufferPool:   writeBufferPool(c.WriteBufferSize),
 		Subprotocols:      []string{c.Subprotocol},
 		CheckOrigin:       func(*http.Request) bool { return true }, // Upgrade checked it
 		EnableCompression: false,
@@ -96,4 +99,16 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
 	return newConn(ws, u.cfg), nil
+}
+
+// writePools holds one write buffer pool per buffer size (gorilla requires that the
+// conns sharing a pool use one WriteBufferSize).
+var writePools sync.Map // int → *sync.Pool
+
+func writeBufferPool(size int) gws.BufferPool {
+	if p, ok := writePools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := writePools.LoadOrStore(size, &sync.Pool{})
+	return p.(*sync.Pool)
 }

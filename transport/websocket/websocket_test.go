@@ -312,6 +312,9 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestSteadyStateAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers at random: allocations are counted without -race")
+	}
 	srv := newServer(t, nil)
 	client, _, err := dial(t, srv.wsURL(), nil, nil)
 	require.NoError(t, err)
@@ -326,9 +329,11 @@ func TestSteadyStateAllocations(t *testing.T) {
 		}
 	}
 	roundTrip() // grows the read buffer once
-	// Both remaining allocations are gorilla's own (v1.5.3): the messageWriter of
-	// NextWriter and the messageReader of NextReader. The Conn adds none.
+	// The remaining allocations are gorilla's own (v1.5.3): the messageWriter of
+	// NextWriter, the messageReader of NextReader, and boxing its writePoolData into
+	// the write buffer pool on Put (the price of idle conns holding no write buffer).
+	// The Conn adds none: its read buffer comes from bufpool and goes back to it.
 	allocs := testing.AllocsPerRun(100, roundTrip)
 	t.Logf("allocs per message: %v", allocs)
-	require.LessOrEqual(t, allocs, 2.0)
+	require.LessOrEqual(t, allocs, 3.0)
 }

@@ -16,17 +16,17 @@
 //
 // # Auto-tuning
 //
-// Like quic-go's receive flow controller, a RecvWindow measures how long the application took
-// to consume each "epoch" of data (half a window). When the peer ran out of credit and a full
-// window was consumed in under eight smoothed RTTs (RTTStats, fed by the session's PING/PONG),
-// the window, not the link, seems to limit the stream, so its size doubles, up to
-// RecvConfig.Max and the Budget's cap and only when the budget has room. Like gRPC's BDP
-// estimator, it keeps a doubling only if it paid: the consumption rate one epoch later must
-// be 1.25 × the rate before, else the bottleneck is elsewhere (CPU, reader, link) and the
-// window steps back and holds for a second. A link-limited stream settles at 2–4 × its
-// bandwidth-delay product; a CPU-bound stream on a short path keeps its initial window, so
-// bulk data does not queue in socket buffers ahead of small messages. Granted credit is
-// never revoked: a window that steps back grants less later.
+// Like quic-go's receive flow controller, a RecvWindow looks at each "epoch" of data (half a
+// window consumed). When a full window was consumed in under eight smoothed RTTs (RTTStats,
+// fed by the session's PING/PONG), the window may be what limits the stream, so it doubles,
+// up to RecvConfig.Max and the Budget's cap and only when the budget has room. Like gRPC's
+// BDP estimator, it keeps a doubling only if it paid: the consumption rate measured over at
+// least four RTTs (two while ramping up) and 20 ms after the doubling must be 1.25 × the rate
+// before, else the bottleneck is elsewhere (CPU, reader, link) and the window steps back and
+// holds for a second. A link-limited stream settles at 1–2 × its bandwidth-delay product; a
+// CPU-bound stream on a short path keeps its initial window, so bulk data does not queue in
+// socket buffers ahead of small messages. Granted credit is never revoked: a window that
+// steps back grants less later.
 //
 // # Memory bound
 //

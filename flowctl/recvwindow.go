@@ -114,17 +114,20 @@ type RecvWindow struct {
 	epochStarted bool
 	epochStart   time.Time
 	epochOffset  uint64 // consumed at epochStart
-	// The previous epoch's start, for rates over the last two epochs.
-	prevStart  time.Time
-	prevOffset uint64
-	havePrev   bool
+	// marks holds (time, consumed) at recent epoch ends, oldest first, for
+	// consumption rates over spans of several RTTs (rateSince).
+	marks [rateMarks]rateMark
+	nmark int
 
 	// Growth probing (maybeGrow): the size and rate before the last doubling,
-	// where the probe stands, and until when growth is on hold.
-	probe     probeState
-	probeFrom uint64
-	probeRate float64
-	holdUntil time.Time
+	// where the probe stands, when its measured span began, and until when
+	// growth is on hold.
+	probe      probeState
+	probeFrom  uint64
+	probeRate  float64
+	probeStart rateMark
+	holdUntil  time.Time
+	ramping    bool // at start, or the last doubling nearly doubled the rate: measure over rampRTTs
 
 	clock  Clock
 	rtt    *RTTStats
@@ -147,6 +150,7 @@ func NewRecvWindow(cfg RecvConfig) *RecvWindow {
 		maxFrame: cfg.MaxFrame,
 		id:       cfg.StreamID,
 		autoTune: !cfg.FixedWindow,
+		ramping:  true, // start like a window-bound stream; the first probe tells
 		clock:    cfg.Clock,
 		rtt:      cfg.RTT,
 		budget:   cfg.Budget,
@@ -264,71 +268,115 @@ func (w *RecvWindow) PendingGrant() (limit uint64, ok bool) {
 
 // maybeGrow runs at the end of each epoch (more than half a window consumed). It
 // doubles the window (capped by Max, the budget's cap and the budget's free bytes)
-// when the last two epochs consumed their bytes at better than a full window per
-// autoTuneRTTs smoothed RTTs: the window, not the link, may be the bottleneck.
-// This is quic-go's maybeAdjustWindowSize, with a wider test.
+// when the stream consumed at better than a full window per autoTuneRTTs smoothed
+// RTTs: the window, not the link, may be the bottleneck (quic-go's
+// maybeAdjustWindowSize, with a wider test).
 //
 // Then it checks that the doubling paid, as gRPC's BDP estimator grows only
 // while measured bandwidth rises: it lets one epoch pass (bytes sent under the
-// old credit still arrive at the old rate), and if the consumption rate over the
-// next two epochs is not probeGain times the rate before the doubling, the
-// bottleneck is elsewhere (a busy CPU, the reader, the sender, the link), so the
-// window steps back and holds for probeHold. Without that check a fast reader on
-// a short path grew its window on RTT samples inflated by its own queue, and the
-// extra bytes in flight queued in socket buffers ahead of small messages
-// (BenchmarkHOL: p50 273 µs, p99 2.7 ms auto-tuned vs 8 µs, 264 µs fixed; an
-// earlier "the peer ran out of credit" test could not tell a starved sender
-// from one whose credit was topped up in time). Stepping back never revokes
-// credit: the limit already granted stands, later grants are smaller.
+// old credit still arrive at the old rate), measures the consumption rate over
+// at least rateRTTs RTTs, and unless that is probeGain times the rate over the
+// same span before the doubling, the bottleneck is elsewhere (a busy CPU, the
+// reader, the sender, the link): the window steps back and holds for probeHold.
+// Rates span several RTTs because a window-bound sender moves in bursts of one
+// window per RTT, and a span of a window or two measures the bursts, not the
+// rate (at 50 ms RTT that made a doubling look like a loss). Without the check a
+// fast reader on a short path grew its window on RTT samples inflated by its own
+// queue, and the extra bytes in flight queued in socket buffers ahead of small
+// messages (BenchmarkHOL: p50 273 µs, p99 2.7 ms auto-tuned vs 8 µs, 264 µs
+// fixed). Stepping back never revokes credit: the limit already granted stands,
+// later grants are smaller.
 func (w *RecvWindow) maybeGrow() {
 	if !w.epochStarted {
 		return
 	}
-	inEpoch := w.consumed - w.epochOffset
-	if inEpoch <= w.size/2 {
+	if w.consumed-w.epochOffset <= w.size/2 {
 		return
 	}
 	now := w.clock.Now()
-	// Rates and the speed test look at the last two epochs, a full window: over
-	// half a window the rate swings with where the sender's bursts fall.
-	spanStart, spanOffset, whole := w.prevStart, w.prevOffset, w.havePrev
-	w.prevStart, w.prevOffset, w.havePrev = w.epochStart, w.epochOffset, true
 	w.epochStart, w.epochOffset = now, w.consumed
-	if !whole {
+	here := rateMark{at: now, consumed: w.consumed}
+	rtt := w.rtt.Smoothed()
+	if rtt <= 0 {
 		return
 	}
-	span := w.consumed - spanOffset
-	elapsed := now.Sub(spanStart)
-	rate := math.Inf(1)
-	if elapsed > 0 {
-		rate = float64(span) / elapsed.Seconds()
+	rtts := rateRTTs
+	if w.ramping {
+		rtts = rampRTTs
 	}
+	span := max(time.Duration(rtts)*rtt, minRateSpan)
+	defer w.mark(here, span/(rateMarks/2))
 	switch w.probe {
-	case probeSettling, probeMeasuring:
-		w.probe++
+	case probeSettling:
+		w.probe, w.probeStart = probeMeasuring, here
 		return
-	case probeDeciding:
+	case probeMeasuring:
+		if now.Sub(w.probeStart.at) < span {
+			return
+		}
 		w.probe = probeIdle
-		if rate < probeGain*w.probeRate {
+		after := here.rateSince(w.probeStart)
+		w.ramping = after >= rampGain*w.probeRate
+		if after < probeGain*w.probeRate {
 			w.size = w.probeFrom
-			w.holdUntil = now.Add(max(probeHold, 8*w.rtt.Min()))
+			w.holdUntil = now.Add(max(probeHold, 8*rtt))
 		}
 		return
 	}
 	if now.Before(w.holdUntil) {
 		return
 	}
-	// The minimum RTT, not the smoothed one: samples taken while bulk data
-	// queues in socket buffers are inflated by that queue.
-	rtt := w.rtt.Smoothed()
-	fraction := float64(span) / float64(w.size)
-	if rtt > 0 && float64(elapsed) < autoTuneRTTs*fraction*float64(rtt) {
+	from, ok := w.markBefore(now.Add(-span))
+	if !ok {
+		return // not enough history yet
+	}
+	rate := here.rateSince(from)
+	if rate*autoTuneRTTs*rtt.Seconds() > float64(w.size) {
 		newSize := min(2*w.size, w.max, w.budget.Cap())
 		if newSize > w.size && w.budget.Available() >= newSize-w.size {
 			w.probeFrom, w.probeRate, w.probe = w.size, rate, probeSettling
 			w.size = newSize
 		}
 	}
+}
+
+// rateMark is the bytes consumed by a point in time.
+type rateMark struct {
+	at       time.Time
+	consumed uint64
+}
+
+// rateSince returns the consumption rate in bytes per second from earlier to m.
+func (m rateMark) rateSince(earlier rateMark) float64 {
+	d := m.at.Sub(earlier.at)
+	if d <= 0 {
+		return math.Inf(1)
+	}
+	return float64(m.consumed-earlier.consumed) / d.Seconds()
+}
+
+// mark records an epoch end at least gap after the last mark kept (so that the
+// marks reach two spans back), dropping the oldest when full.
+func (w *RecvWindow) mark(m rateMark, gap time.Duration) {
+	if w.nmark > 0 && m.at.Sub(w.marks[w.nmark-1].at) < gap {
+		return
+	}
+	if w.nmark == rateMarks {
+		copy(w.marks[:], w.marks[1:])
+		w.nmark--
+	}
+	w.marks[w.nmark] = m
+	w.nmark++
+}
+
+// markBefore returns the newest mark at or before t.
+func (w *RecvWindow) markBefore(t time.Time) (rateMark, bool) {
+	for i := w.nmark - 1; i >= 0; i-- {
+		if !w.marks[i].at.After(t) {
+			return w.marks[i], true
+		}
+	}
+	return rateMark{}, false
 }
 
 // Growth probing (see maybeGrow).
@@ -338,8 +386,24 @@ const (
 	// does not move.
 	probeGain = 1.25
 	// probeHold is how long a window whose doubling did not pay waits before it
-	// probes again (or 8 minimum RTTs, when that is longer).
+	// probes again (or 8 smoothed RTTs, when that is longer).
 	probeHold = time.Second
+	// rateRTTs is the shortest span, in smoothed RTTs, that rates are measured
+	// over: a burst more or less in the span moves the rate by at most 1/4.
+	rateRTTs = 4
+	// rampGain and rampRTTs: at start, and after a doubling that raised the rate
+	// rampGain times (clearly window-bound, as on a long fat link), the next
+	// probe measures over rampRTTs only, so the window ramps in ~3 RTTs per
+	// doubling instead of ~5; a 1/2 error from bursts cannot hide a 1.6x gain.
+	rampGain = 1.6
+	rampRTTs = 2
+	// minRateSpan is the shortest span on short paths, where a few RTTs are a
+	// few hundred microseconds and the rate swings with goroutine scheduling
+	// (BenchmarkHOL saw chance "gains" grow a loopback window to 4 MiB).
+	minRateSpan = 20 * time.Millisecond
+	// rateMarks is how many epoch ends are kept for those spans, spaced so
+	// that they reach two spans back.
+	rateMarks = 16
 )
 
 // probeState tracks a window doubling until the rate after it is known.
@@ -348,8 +412,7 @@ type probeState uint8
 const (
 	probeIdle      probeState = iota
 	probeSettling             // first epoch after a doubling: old-credit bytes still arrive
-	probeMeasuring            // second epoch: the first half of the measured span
-	probeDeciding             // third epoch: the rate over the last two decides
+	probeMeasuring            // measuring the rate since probeStart, over rateRTTs RTTs
 )
 
 // Release ends the window when the stream's receive side is finished and its buffer

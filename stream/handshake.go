@@ -75,7 +75,7 @@ type welcomeMsg struct {
 
 // offersLanes reports whether this side may use lanes on conn.
 func (c *Config) offersLanes(conn transport.Conn) bool {
-	return c.NativeStreams && transport.Lanes(conn) != nil
+	return !c.DisableNativeStreams && transport.Lanes(conn) != nil
 }
 
 // handshakeLimits bound frames before negotiation.

@@ -43,13 +43,16 @@ func BenchmarkWebTransport(b *testing.B) {
 
 // benchDial serves mux over both transports and dials the one named kind.
 func benchDial(b *testing.B, mux *Mux, cfg *Config, kind string) *Session {
-	if kind == "wt-native" {
+	switch kind {
+	case "wt-native":
+		kind = "wt" // the default
+	case "wt":
 		c := Config{}
 		if cfg != nil {
 			c = *cfg
 		}
-		c.NativeStreams = true
-		cfg, kind = &c, "wt"
+		c.DisableNativeStreams = true // version 1: the session on one QUIC stream
+		cfg = &c
 	}
 	srv, err := NewServer(mux, &ServerConfig{Session: cfg})
 	if err != nil {

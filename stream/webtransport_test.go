@@ -66,22 +66,19 @@ func (w *webTransportServer) options(cfg *Config) *DialOptions {
 	return &DialOptions{Config: cfg, WebTransport: &webtransport.Config{CertHashes: w.wts.CertHashes()}}
 }
 
+// webtransportEnv runs sessions over WebTransport version 1 (the session on one
+// QUIC stream): both sides set DisableNativeStreams.
 func webtransportEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv {
-	srv, err := NewServer(mux, scfg)
-	require.NoError(t, err)
-	w := newWebTransportServer(t, srv, nil)
-	env := &testEnv{t: t, name: "webtransport", mux: mux, server: srv}
-	env.dial = func(cfg *Config) (*Session, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return Dial(ctx, w.url, w.options(cfg))
-	}
-	return env
+	return wtEnv(t, mux, scfg, false)
 }
 
-// webtransportNativeEnv is webtransportEnv in native streams mode: both sides
-// set NativeStreams, and every session it dials runs on lanes.
+// webtransportNativeEnv runs sessions over WebTransport in native streams mode
+// (the default), and checks that every session it dials runs on lanes.
 func webtransportNativeEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv {
+	return wtEnv(t, mux, scfg, true)
+}
+
+func wtEnv(t *testing.T, mux *Mux, scfg *ServerConfig, native bool) *testEnv {
 	var sc ServerConfig
 	if scfg != nil {
 		sc = *scfg
@@ -90,21 +87,28 @@ func webtransportNativeEnv(t *testing.T, mux *Mux, scfg *ServerConfig) *testEnv 
 	if sc.Session != nil {
 		sess = *sc.Session
 	}
-	sess.NativeStreams = true
+	sess.DisableNativeStreams = !native
 	sc.Session = &sess
-	env := webtransportEnv(t, mux, &sc)
-	env.name = "webtransport-native"
-	dial := env.dial
+	srv, err := NewServer(mux, &sc)
+	require.NoError(t, err)
+	w := newWebTransportServer(t, srv, nil)
+	name := "webtransport"
+	if native {
+		name = "webtransport-native"
+	}
+	env := &testEnv{t: t, name: name, mux: mux, server: srv}
 	env.dial = func(cfg *Config) (*Session, error) {
 		var c Config
 		if cfg != nil {
 			c = *cfg
 		}
-		c.NativeStreams = true
-		s, err := dial(&c)
-		if err == nil && !s.lanesOn.Load() {
+		c.DisableNativeStreams = !native
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := Dial(ctx, w.url, w.options(&c))
+		if err == nil && s.lanesOn.Load() != native {
 			s.Close()
-			t.Fatal("native streams mode was not negotiated")
+			t.Fatalf("lanes on: %v, want %v", s.lanesOn.Load(), native)
 		}
 		return s, err
 	}
@@ -361,8 +365,7 @@ func TestWebTransportResumeAcrossTransports(t *testing.T) {
 func TestWebTransportNativeResume(t *testing.T) {
 	noLeaks(t)
 	const size, streams = 4 << 20, 4
-	cfg := resumeConfig()
-	cfg.NativeStreams = true
+	cfg := resumeConfig() // native streams mode is the default
 	sums := make(chan [32]byte, streams)
 	mux := NewMux()
 	mux.Handle("up", Upload, sinkHandler(sums))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/streamd/streamd/transport/internal/bufpool"
 	"io"
 	"sync"
 	"time"
@@ -27,10 +28,10 @@ const laneBufferedBytes = 4 << 20
 // laneSet is a conn's lane state after StartLanes.
 type laneSet struct {
 	c        *conn
-	in       chan []byte   // messages read from any lane, each in its own buffer; nil: the end
+	in       chan laneMsg  // messages read from any lane, each in its own buffer
 	done     chan struct{} // closed when the conn shuts down
 	mainDone chan struct{} // closed when the main stream's reader returns
-	prev     []byte        // returned by the last ReadMessage; recycled by the next
+	prev     laneMsg       // returned by the last ReadMessage; recycled by the next
 
 	room     sync.Mutex // guards buffered; cond signals room
 	cond     *sync.Cond
@@ -74,7 +75,7 @@ func (c *conn) StartLanes() error {
 	}
 	ls := &laneSet{
 		c:        c,
-		in:       make(chan []byte, 16),
+		in:       make(chan laneMsg, 16),
 		done:     make(chan struct{}),
 		mainDone: make(chan struct{}),
 		writers:  make(map[uint32]*laneWriter),
@@ -110,12 +111,12 @@ func (ls *laneSet) stop() {
 func (ls *laneSet) read() ([]byte, error) {
 	ls.recycle()
 	select {
-	case msg := <-ls.in:
-		if msg == nil { // the peer's graceful end (readStream)
+	case m := <-ls.in:
+		if m.buf == nil { // the peer's graceful end (readStream)
 			return nil, ls.c.fail(io.EOF)
 		}
-		ls.prev = msg
-		return msg, nil
+		ls.prev = m
+		return (*m.buf)[:m.n], nil
 	case <-ls.done:
 		return nil, ls.c.shutdownErr()
 	}
@@ -123,11 +124,19 @@ func (ls *laneSet) read() ([]byte, error) {
 
 // recycle gives the room of the previous message back.
 func (ls *laneSet) recycle() {
-	if ls.prev == nil {
+	if ls.prev.buf == nil {
 		return
 	}
-	ls.release(cap(ls.prev))
-	ls.prev = nil
+	ls.release(ls.prev.n)
+	bufpool.Put(ls.prev.buf)
+	ls.prev = laneMsg{}
+}
+
+// laneMsg is a message read from a lane: its first n bytes of buf, a bufpool
+// buffer. A nil buf is the main stream's graceful end.
+type laneMsg struct {
+	buf *[]byte
+	n   int
 }
 
 func (ls *laneSet) release(n int) {
@@ -220,7 +229,7 @@ func (ls *laneSet) readStream(r *bufio.Reader, main bool) {
 				// A graceful end: it reaches ReadMessage after the lanes' messages.
 				ls.awaitLanes(expect)
 				select {
-				case ls.in <- nil:
+				case ls.in <- laneMsg{}:
 				case <-ls.done:
 				}
 				return
@@ -247,18 +256,20 @@ func (ls *laneSet) readStream(r *bufio.Reader, main bool) {
 			c.shutdown(transport.TooLarge(int64(n), c.maxMessage), endNow, codeMessageTooLarge)
 			return
 		}
-		msg := make([]byte, n)
-		if _, err := io.ReadFull(r, msg); err != nil {
+		buf := bufpool.Get(int(n))
+		if _, err := io.ReadFull(r, (*buf)[:n]); err != nil {
+			bufpool.Put(buf)
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			c.fail(err)
 			return
 		}
-		ls.charge(len(msg))
+		ls.charge(int(n))
 		select {
-		case ls.in <- msg:
+		case ls.in <- laneMsg{buf: buf, n: int(n)}:
 		case <-ls.done:
+			bufpool.Put(buf)
 			return
 		}
 	}

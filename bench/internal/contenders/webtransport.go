@@ -30,14 +30,14 @@ func init() {
 	// the order does not depend on file names). A variant of streamd over
 	// WebTransport is one more StreamdWebTransport line here.
 	RegisterStream(WebTransport())
+	single := streamdConfig()
+	single.DisableNativeStreams = true
 	RegisterStream(StreamdWebTransport("streamd-wt",
-		"streamd session over WebTransport (transport/webtransport: the session on one QUIC stream), default config, no compression",
-		streamdConfig(), nil))
-	native := streamdConfig()
-	native.NativeStreams = true
+		"streamd session over WebTransport, version 1 (DisableNativeStreams: the session on one QUIC stream), no compression",
+		single, nil))
 	RegisterStream(StreamdWebTransport("streamd-wt-native",
-		"streamd session over WebTransport in native streams mode (one QUIC stream per logical stream), default config, no compression",
-		native, nil))
+		"streamd session over WebTransport in native streams mode (the default: one QUIC stream per logical stream), no compression",
+		streamdConfig(), nil))
 }
 
 // ErrNoPacketPath is returned by the Connect of a contender over UDP when the

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/streamd/streamd/transport/internal/bufpool"
 	"io"
 	"net"
 	"sync"
@@ -64,7 +65,7 @@ type conn struct {
 	// readMu is held by ReadMessage and by the linger; the reader fields below are its.
 	readMu sync.Mutex
 	br     *bufio.Reader
-	buf    []byte
+	bufp   *[]byte // the last message's buffer (bufpool), returned while waiting for the next
 	hdr    [lengthPrefix]byte
 
 	// writeMu is held by WriteMessage and by the linger (to send the FIN). WriteMessage
@@ -108,6 +109,10 @@ func (c *conn) ReadMessage() ([]byte, error) {
 	if ls := c.lanes.Load(); ls != nil {
 		return ls.read()
 	}
+	if c.bufp != nil {
+		bufpool.Put(c.bufp) // the previous message is released by this call
+		c.bufp = nil
+	}
 	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return nil, c.fail(err)
 	}
@@ -118,10 +123,10 @@ func (c *conn) ReadMessage() ([]byte, error) {
 	case int64(n) > c.maxMessage:
 		return nil, c.shutdown(transport.TooLarge(int64(n), c.maxMessage), endNow, codeMessageTooLarge)
 	}
-	if int(n) > cap(c.buf) {
-		c.growReadBuffer(int(n))
-	}
-	msg := c.buf[:n]
+	// Borrow a buffer for this message: an idle conn, blocked on the header above,
+	// holds none.
+	c.bufp = bufpool.Get(max(int(n), initialMessageBuffer))
+	msg := (*c.bufp)[:n]
 	if _, err := io.ReadFull(c.br, msg); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF // the length promised more
@@ -129,16 +134,6 @@ func (c *conn) ReadMessage() ([]byte, error) {
 		return nil, c.fail(err)
 	}
 	return msg, nil
-}
-
-// growReadBuffer replaces the message buffer by one of at least n bytes (n is at most the
-// message limit): doubling from 64 KiB, capped at the limit.
-func (c *conn) growReadBuffer(n int) {
-	size := max(initialMessageBuffer, 2*cap(c.buf))
-	for size < n {
-		size *= 2
-	}
-	c.buf = make([]byte, min(size, int(c.maxMessage)))
 }
 
 // WriteMessage queues the length prefix and the parts, copied into pooled chunks, for the

@@ -335,13 +335,7 @@ func validateValues(col Column, arr arrow.Array, off, n int) error {
 		if err := need(1, 16*(off+n)); err != nil {
 			return err
 		}
-		for i := 0; i < n; i++ {
-			if a.IsValid(i) {
-				if err := checkDecimal(a.Value(i), col.Precision); err != nil {
-					return err
-				}
-			}
-		}
+		return checkDecimals(a, col.Precision)
 	case *array.Binary:
 		_, _, err := validOffsets(bufs, off, n)
 		return err
@@ -357,6 +351,32 @@ func validateValues(col Column, arr arrow.Array, off, n int) error {
 		for i := 1; i < n; i++ {
 			if o := int(offs[i] - offs[0]); o < len(data) && !utf8.RuneStart(data[o]) {
 				return fmt.Errorf("row %d splits a UTF-8 character", i+1)
+			}
+		}
+	}
+	return nil
+}
+
+// checkDecimals checks that every valid value of a fits precision.
+func checkDecimals(a *array.Decimal128, precision int) error {
+	vals, nulls := a.Values(), a.NullN() > 0
+	if precision < len(pow10u64) { // |v| < 10^precision, v in int64 range: one comparison each
+		lim := pow10u64[precision]
+		for i, v := range vals {
+			hi, lo := v.HighBits(), v.LowBits()
+			if (hi == 0 && lo < lim) || (hi == -1 && lo > -lim) || (nulls && a.IsNull(i)) {
+				continue
+			}
+			if err := checkDecimal(v, precision); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, v := range vals {
+		if !nulls || a.IsValid(i) {
+			if err := checkDecimal(v, precision); err != nil {
+				return err
 			}
 		}
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -30,6 +32,7 @@ type recordBuilder struct {
 	rowFixed int // encoded bytes per row that do not depend on values
 	rows     int
 	bytes    int
+	jsonVals [][]byte // appendJSONArrayValues' scratch
 }
 
 type colBuilder struct {
@@ -125,7 +128,7 @@ func (b *recordBuilder) appendString(i int, s string) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("string is not valid UTF-8")
 	}
-	b.cols[i].str.Append(s)
+	b.cols[i].str.BinaryBuilder.Append(unsafe.Slice(unsafe.StringData(s), len(s))) // copied, not converted
 	b.bytes += len(s)
 	return nil
 }
@@ -209,11 +212,21 @@ func (b *recordBuilder) appendJSON(i int, raw []byte) error {
 	}
 	c := &b.cols[i]
 	isStr := raw[0] == '"'
+	// s is the text to parse. For a string without escapes and for a bare
+	// value it is a view of raw, valid during this call only: appendText
+	// keeps nothing of it, and appendTextView parses a copy for its error.
 	var s string
 	if isStr {
-		var err error
-		if s, err = unquoteJSON(raw); err != nil {
-			return err
+		if body, ok := simpleJSONString(raw); ok {
+			if !utf8.Valid(body) {
+				return fmt.Errorf("string is not valid UTF-8")
+			}
+			s = unsafeString(body)
+		} else {
+			var err error
+			if s, err = unquoteJSON(raw); err != nil {
+				return err
+			}
 		}
 	} else if raw[0] == '{' || raw[0] == '[' {
 		return fmt.Errorf("nested JSON value where %s expected", c.col.Type)
@@ -231,14 +244,14 @@ func (b *recordBuilder) appendJSON(i int, raw []byte) error {
 		return nil
 	case TypeString:
 		if !isStr {
-			s = string(raw) // a number or boolean kept as its JSON text
+			s = unsafeString(raw) // a number or boolean kept as its JSON text
 		}
-		return b.appendString(i, s)
+		return b.appendString(i, s) // the builder copies s
 	case TypeBinary:
 		if !isStr {
 			return fmt.Errorf("binary expected as a base64 string, got %.40s", raw)
 		}
-		return b.appendText(i, s)
+		return b.appendTextView(i, s)
 	case TypeFloat64:
 		if isStr {
 			v, err := parseFloatText(s)
@@ -251,40 +264,61 @@ func (b *recordBuilder) appendJSON(i int, raw []byte) error {
 		if raw[0] == 't' || raw[0] == 'f' {
 			return fmt.Errorf("float64 expected, got %s", raw)
 		}
-		return b.appendText(i, string(raw))
+		return b.appendTextView(i, unsafeString(raw))
 	default: // int64, timestamp, date, decimal: a number, or a string in the text form
 		if !isStr {
 			if raw[0] == 't' || raw[0] == 'f' {
 				return fmt.Errorf("%s expected, got %s", c.col.Type, raw)
 			}
-			s = string(raw)
+			s = unsafeString(raw)
 		}
-		return b.appendText(i, s)
+		return b.appendTextView(i, s)
 	}
 }
 
+// appendTextView is appendText of s, which may be a view of bytes valid only
+// during the call (see unsafeString): appendText keeps nothing of its
+// argument when it succeeds, and on failure (when it appended nothing)
+// appendTextView parses a copy again for the error, which may keep it.
+func (b *recordBuilder) appendTextView(i int, s string) error {
+	if err := b.appendText(i, s); err != nil {
+		return b.appendText(i, strings.Clone(s))
+	}
+	return nil
+}
+
+// unsafeString returns a string sharing b's bytes: only for parsing that
+// keeps nothing of it.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // unquoteJSON decodes a JSON string literal.
 func unquoteJSON(raw []byte) (string, error) {
-	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
-		simple := true
-		for _, c := range raw[1 : len(raw)-1] {
-			if c == '\\' || c == '"' || c < 0x20 {
-				simple = false
-				break
-			}
+	if body, ok := simpleJSONString(raw); ok {
+		if !utf8.Valid(body) {
+			return "", fmt.Errorf("string is not valid UTF-8")
 		}
-		if simple {
-			if !utf8.Valid(raw[1 : len(raw)-1]) {
-				return "", fmt.Errorf("string is not valid UTF-8")
-			}
-			return string(raw[1 : len(raw)-1]), nil
-		}
+		return string(body), nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", fmt.Errorf("bad JSON string: %w", err)
 	}
 	return s, nil
+}
+
+// simpleJSONString returns the text inside a JSON string literal that has
+// no escapes and no control characters (UTF-8 not checked), or false.
+func simpleJSONString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return nil, false
+		}
+	}
+	return body, true
 }
 
 // appendGo stores a Go value: the Row conventions (see Row) plus the

@@ -122,6 +122,9 @@ func (c *Consumer) decode(payload []byte, owner *memory.Buffer) (arrow.RecordBat
 	var err error
 	switch c.header.Layout {
 	case LayoutRows:
+		if c.rows.rows == 0 && c.coalesc > 1 {
+			c.rows.reserve(min(c.coalesc, DefaultBatchRows)) // no regrowing while the batch fills
+		}
 		col, err := appendJSONArrayValues(c.rows, payload)
 		if err != nil {
 			return nil, &InputError{Format: "rows", Offset: -1, Column: col, Err: err}

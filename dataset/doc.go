@@ -46,9 +46,15 @@
 // ExportReader, like every Source, is used by one goroutine.
 //
 // Arrow record batches returned by Source.Next and Consumer.Decode belong
-// to the caller, who must Release them; Sink.Write does not take ownership.
-// Payloads returned by Producer.Next are freshly allocated and owned by the
-// caller, so they may be queued or retained freely.
+// to the caller, who must Release them; Sink.Write does not take ownership
+// (a sink that keeps a batch Retains it). Payloads returned by Producer.Next
+// are freshly allocated and owned by the caller, so they may be queued or
+// retained freely. The batches that ReceiveFramed and ExportReader decode
+// from the batched and Arrow layouts are views of the message buffer they
+// were read into, which comes from an internal pool and returns to it when
+// the last array using it is released (the pool is goroutine-safe): use no
+// array after releasing it. Consumer.Decode copies instead. On the sending
+// side, SendFramed and the export route encode into one reused buffer.
 //
 // # Errors
 //

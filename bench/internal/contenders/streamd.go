@@ -37,32 +37,15 @@ func Streamd() harness.Contender {
 }
 
 func connectStreamd(ctx context.Context, env harness.Env) (harness.Mux, harness.Mux, error) {
-	server := &streamdServerMux{accepted: make(chan *stream.Stream), done: make(chan struct{})}
-	mux := stream.NewMux()
-	mux.Handle("bench", stream.Bidi, func(ctx context.Context, st *stream.Stream) error {
-		if err := st.Accept(nil); err != nil {
-			return err
-		}
-		select {
-		case server.accepted <- st:
-		case <-server.done:
-			return nil
-		case <-ctx.Done():
-			return nil
-		}
-		<-st.Done() // the benchmark closes it
-		return nil
-	})
-	srv, err := stream.NewServer(mux, &stream.ServerConfig{Session: streamdConfig()})
+	server, err := newStreamdServerMux(streamdConfig())
 	if err != nil {
 		return nil, nil, err
 	}
-	server.srv = srv
-	server.http = &http.Server{Handler: srv, ErrorLog: discardLog, ReadHeaderTimeout: handshakeTimeout}
-	server.serveDone = make(chan struct{})
+	hs := &http.Server{Handler: server.srv, ErrorLog: discardLog, ReadHeaderTimeout: handshakeTimeout}
+	server.stop = hs.Close
 	go func() {
 		defer close(server.serveDone)
-		_ = server.http.Serve(env.Listener)
+		_ = hs.Serve(env.Listener)
 	}()
 	sess, err := stream.Dial(ctx, streamdURL, &stream.DialOptions{
 		Config:    streamdConfig(),
@@ -87,13 +70,42 @@ func (m streamdClientMux) Accept(context.Context) (io.ReadWriteCloser, error) {
 
 func (m streamdClientMux) Close() error { return m.s.Close() }
 
+// streamdServerMux is the server end of a streamd contender, over any transport:
+// its "bench" route accepts every stream the client opens and hands it to Accept.
 type streamdServerMux struct {
 	srv       *stream.Server
-	http      *http.Server
+	stop      func() error // stops the transport's listener (set by the contender)
 	accepted  chan *stream.Stream
 	done      chan struct{}
-	serveDone chan struct{}
+	serveDone chan struct{} // closed by the contender when its serving goroutine returns
 	once      sync.Once
+}
+
+// newStreamdServerMux returns a server end with its stream.Server for cfg; the
+// caller serves srv on its transport and sets stop.
+func newStreamdServerMux(cfg *stream.Config) (*streamdServerMux, error) {
+	m := &streamdServerMux{accepted: make(chan *stream.Stream), done: make(chan struct{}), serveDone: make(chan struct{})}
+	mux := stream.NewMux()
+	mux.Handle("bench", stream.Bidi, func(ctx context.Context, st *stream.Stream) error {
+		if err := st.Accept(nil); err != nil {
+			return err
+		}
+		select {
+		case m.accepted <- st:
+		case <-m.done:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+		<-st.Done() // the benchmark closes it
+		return nil
+	})
+	srv, err := stream.NewServer(mux, &stream.ServerConfig{Session: cfg})
+	if err != nil {
+		return nil, err
+	}
+	m.srv = srv
+	return m, nil
 }
 
 func (m *streamdServerMux) Open(context.Context) (io.ReadWriteCloser, error) {
@@ -111,6 +123,8 @@ func (m *streamdServerMux) Accept(ctx context.Context) (io.ReadWriteCloser, erro
 	}
 }
 
+// Close ends the sessions (after their streams, at most a second), then the
+// listener, and waits for the serving goroutine.
 func (m *streamdServerMux) Close() error {
 	var err error
 	m.once.Do(func() {
@@ -118,8 +132,13 @@ func (m *streamdServerMux) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = m.srv.Shutdown(ctx) // closes every session once its streams ended or the second passed
-		err = m.http.Close()
-		<-m.serveDone
+		if m.stop != nil {
+			err = m.stop()
+			<-m.serveDone
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
 	})
 	return err
 }

@@ -2,13 +2,7 @@ package contenders
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sync"
-	"time"
 
 	"github.com/streamd/streamd/bench/internal/harness"
 	"github.com/streamd/streamd/stream"
@@ -35,42 +29,32 @@ func connectStreamdWT(ctx context.Context, env harness.Env, cfg *stream.Config, 
 	if !env.HasPackets() {
 		return nil, nil, ErrNoPacketPath
 	}
-	server := &streamdWTServer{accepted: make(chan *stream.Stream), done: make(chan struct{}), serveDone: make(chan struct{})}
-	mux := stream.NewMux()
-	mux.Handle("bench", stream.Bidi, func(ctx context.Context, st *stream.Stream) error {
-		if err := st.Accept(nil); err != nil {
-			return err
-		}
-		select {
-		case server.accepted <- st:
-		case <-server.done:
-			return nil
-		case <-ctx.Done():
-			return nil
-		}
-		<-st.Done() // the benchmark closes it
-		return nil
-	})
-	srv, err := stream.NewServer(mux, &stream.ServerConfig{Session: cloneConfig(cfg)})
+	server, err := newStreamdServerMux(cloneConfig(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
-	server.srv = srv
-	if server.wts, err = srv.NewWebTransportServer(streamdWTPath, cloneWTConfig(wtc)); err != nil {
+	wts, err := server.srv.NewWebTransportServer(streamdWTPath, cloneWTConfig(wtc))
+	if err != nil {
 		return nil, nil, err
 	}
-	if server.pc, err = env.ListenPacket(); err != nil {
-		_ = server.wts.Close()
+	pc, err := env.ListenPacket()
+	if err != nil {
+		_ = wts.Close()
 		return nil, nil, fmt.Errorf("listen udp: %w", err)
+	}
+	server.stop = func() error {
+		err := wts.Close() // ends the QUIC connections and Serve
+		_ = pc.Close()
+		return err
 	}
 	go func() {
 		defer close(server.serveDone)
-		_ = server.wts.Serve(server.pc)
+		_ = wts.Serve(pc)
 	}()
 
 	dialWT := cloneWTConfig(wtc)
-	dialWT.CertHashes = server.wts.CertHashes()
-	url := fmt.Sprintf("https://%s%s", server.pc.LocalAddr(), streamdWTPath)
+	dialWT.CertHashes = wts.CertHashes()
+	url := fmt.Sprintf("https://%s%s", pc.LocalAddr(), streamdWTPath)
 	var sess *stream.Session
 	// webtransport.Dial opens its own UDP socket: open it on the client's
 	// network.
@@ -104,48 +88,4 @@ func cloneWTConfig(wtc *webtransport.Config) *webtransport.Config {
 	}
 	c := *wtc
 	return &c
-}
-
-type streamdWTServer struct {
-	srv       *stream.Server
-	wts       *webtransport.Server
-	pc        net.PacketConn
-	accepted  chan *stream.Stream
-	done      chan struct{}
-	serveDone chan struct{}
-	once      sync.Once
-}
-
-func (m *streamdWTServer) Open(context.Context) (io.ReadWriteCloser, error) {
-	return nil, errors.New("streamd-wt contender: the server end does not open streams")
-}
-
-func (m *streamdWTServer) Accept(ctx context.Context) (io.ReadWriteCloser, error) {
-	select {
-	case st := <-m.accepted:
-		return st, nil
-	case <-m.done:
-		return nil, ErrLinkClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (m *streamdWTServer) Close() error {
-	var err error
-	m.once.Do(func() {
-		close(m.done)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = m.srv.Shutdown(ctx) // closes every session once its streams ended or the second passed
-		err = m.wts.Close()     // ends the QUIC connections and Serve
-		if m.pc != nil {
-			<-m.serveDone
-			_ = m.pc.Close()
-		}
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-	})
-	return err
 }

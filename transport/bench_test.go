@@ -1,11 +1,11 @@
 package transport_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 )
 
 // BenchmarkPipe moves 64 KiB messages through an in-memory Pipe, bare and with WithFaults
@@ -25,27 +25,7 @@ func BenchmarkPipe(b *testing.B) {
 			}
 			defer w.Close()
 			defer r.Close()
-			parts := [][]byte{make([]byte, 64<<10)}
-			b.SetBytes(64 << 10)
-			b.ReportAllocs()
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range b.N {
-					if err := w.WriteMessage(parts...); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-			for range b.N {
-				if _, err := r.ReadMessage(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			wg.Wait()
+			transporttest.Bench(b, w, r, [][]byte{make([]byte, 64<<10)})
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 )
 
 // steppingClock is a fake Clock whose Sleep advances its time instead of waiting, so pacing
@@ -90,7 +91,7 @@ func (c *manualClock) sleepers() int {
 }
 
 func TestFaultsBandwidthCapPacesWrites(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	const (
 		rate  = 1 << 20 // 1 MiB/s
 		burst = 64 << 10
@@ -102,7 +103,7 @@ func TestFaultsBandwidthCapPacesWrites(t *testing.T) {
 	fa := transport.WithFaults(a, transport.FaultConfig{BytesPerSecond: rate, Burst: burst, Clock: clk})
 	defer b.Close()
 	defer fa.Close()
-	drain := goAsync(func() error { return drainN(b, count) })
+	drain := transporttest.GoAsync(func() error { return drainN(b, count) })
 
 	start := clk.Now()
 	msg := make([]byte, size)
@@ -110,7 +111,7 @@ func TestFaultsBandwidthCapPacesWrites(t *testing.T) {
 		require.NoError(t, fa.WriteMessage(msg))
 	}
 	elapsed := clk.Now().Sub(start)
-	require.NoError(t, drain.wait(t, "reader"))
+	require.NoError(t, drain.Wait(t, "reader"))
 
 	// Token bucket: the writer may be at most one burst ahead of the link, never behind it.
 	total := time.Duration(count*size) * time.Second / rate
@@ -120,13 +121,13 @@ func TestFaultsBandwidthCapPacesWrites(t *testing.T) {
 }
 
 func TestFaultsBandwidthLargeMessagesAfterIdle(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	clk := newSteppingClock()
 	a, b := transport.Pipe(0)
 	fa := transport.WithFaults(a, transport.FaultConfig{BytesPerSecond: 1 << 20, Burst: 64 << 10, Clock: clk})
 	defer b.Close()
 	defer fa.Close()
-	drain := goAsync(func() error { return drainN(b, 3) })
+	drain := transporttest.GoAsync(func() error { return drainN(b, 3) })
 
 	clk.Sleep(time.Hour, nil) // a long idle link saves up no more than one burst
 	start := clk.Now()
@@ -137,11 +138,11 @@ func TestFaultsBandwidthLargeMessagesAfterIdle(t *testing.T) {
 	require.Equal(t, 500*time.Millisecond-62500*time.Microsecond, clk.Now().Sub(start))
 	require.NoError(t, fa.WriteMessage(nil)) // empty: no wait beyond the burst
 	require.Equal(t, 500*time.Millisecond-62500*time.Microsecond, clk.Now().Sub(start))
-	require.NoError(t, drain.wait(t, "reader"))
+	require.NoError(t, drain.Wait(t, "reader"))
 }
 
 func TestFaultsLatencyDelaysWithoutBlockingWriter(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	const latency = 100 * time.Millisecond
 	clk := newManualClock()
 	a, b := transport.Pipe(0)
@@ -151,7 +152,7 @@ func TestFaultsLatencyDelaysWithoutBlockingWriter(t *testing.T) {
 
 	var mu sync.Mutex
 	var got []int
-	reader := goAsync(func() error {
+	reader := transporttest.GoAsync(func() error {
 		for i := range 5 {
 			msg, err := b.ReadMessage()
 			if err != nil {
@@ -181,12 +182,12 @@ func TestFaultsLatencyDelaysWithoutBlockingWriter(t *testing.T) {
 	require.Equal(t, 1, clk.sleepers(), "a message was due before its latency elapsed")
 	require.Zero(t, received())
 	clk.Advance(time.Nanosecond)
-	require.NoError(t, reader.wait(t, "reader"))
+	require.NoError(t, reader.Wait(t, "reader"))
 	require.Equal(t, []int{1, 2, 3, 4, 5}, got)
 }
 
 func TestFaultsCutAfterBytesIsExact(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, b := transport.Pipe(0)
 	fa := transport.WithFaults(a, transport.FaultConfig{CutAfterBytes: 1000})
 	defer b.Close()
@@ -201,11 +202,11 @@ func TestFaultsCutAfterBytesIsExact(t *testing.T) {
 	_, err = fa.ReadMessage()
 	require.NoError(t, err)
 
-	blockedRead := goAsync(func() error { _, err := fa.ReadMessage(); return err })
+	blockedRead := transporttest.GoAsync(func() error { _, err := fa.ReadMessage(); return err })
 	err = fa.WriteMessage([]byte{1}) // 1001: cut, in both directions
 	require.ErrorIs(t, err, transport.ErrInjectedCut)
 	require.ErrorIs(t, err, transport.ErrClosed)
-	require.ErrorIs(t, blockedRead.wait(t, "read across the cut"), transport.ErrInjectedCut)
+	require.ErrorIs(t, blockedRead.Wait(t, "read across the cut"), transport.ErrInjectedCut)
 	require.ErrorIs(t, fa.WriteMessage(), transport.ErrInjectedCut)
 
 	msg, err = b.ReadMessage()
@@ -216,7 +217,7 @@ func TestFaultsCutAfterBytesIsExact(t *testing.T) {
 }
 
 func TestFaultsCutAfterMessagesAndHook(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	t.Run("CutAfterMessages", func(t *testing.T) {
 		a, b := transport.Pipe(0)
 		fa := transport.WithFaults(a, transport.FaultConfig{CutAfterMessages: 3})
@@ -269,22 +270,22 @@ func TestFaultsInvalidConfig(t *testing.T) {
 }
 
 func TestFaultsCloseFlushesDelayedMessages(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, b := transport.Pipe(0)
 	defer b.Close()
 	fa := transport.WithFaults(a, transport.FaultConfig{Latency: 20 * time.Millisecond, BytesPerSecond: 50 << 20})
 	for i := range 20 {
-		require.NoError(t, fa.WriteMessage(payload(i, 10000)))
+		require.NoError(t, fa.WriteMessage(transporttest.Payload(i, 10000)))
 	}
-	closed := goAsync(fa.Close)
+	closed := transporttest.GoAsync(fa.Close)
 	for i := range 20 {
 		msg, err := b.ReadMessage()
 		require.NoError(t, err)
-		requirePayload(t, msg, i, 10000)
+		transporttest.RequirePayload(t, msg, i, 10000)
 	}
 	_, err := b.ReadMessage()
 	require.ErrorIs(t, err, transport.ErrPeerClosed)
-	require.NoError(t, closed.wait(t, "Close"))
+	require.NoError(t, closed.Wait(t, "Close"))
 }
 
 func drainN(c transport.Conn, n int) error {
@@ -299,7 +300,7 @@ func drainN(c transport.Conn, n int) error {
 // waitFor polls cond until it holds (failing the test on a hang).
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(deadlockGuard)
+	deadline := time.Now().Add(transporttest.DeadlockGuard)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("never happened: %s", what)

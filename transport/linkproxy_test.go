@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 )
 
 // tcpServer accepts connections on loopback and runs handle for each until closed.
@@ -75,7 +76,7 @@ func TestLinkProxyForwardsBytesIntact(t *testing.T) {
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
-			checkGoroutines(t)
+			transporttest.CheckGoroutines(t)
 			target := newTCPServer(t, echo)
 			proxy := newProxy(t, target.addr(), cfg)
 
@@ -84,7 +85,7 @@ func TestLinkProxyForwardsBytesIntact(t *testing.T) {
 			defer c.Close()
 			data := make([]byte, 3<<20)
 			rand.Read(data)
-			writer := goAsync(func() error {
+			writer := transporttest.GoAsync(func() error {
 				// Uneven writes so runs of every size cross the ring buffer's end.
 				for off, step := 0, 1; off < len(data); step = step*7%100_003 + 1 {
 					end := min(off+step, len(data))
@@ -97,7 +98,7 @@ func TestLinkProxyForwardsBytesIntact(t *testing.T) {
 			})
 			got, err := io.ReadAll(c) // until the echo's half-close comes through
 			require.NoError(t, err)
-			require.NoError(t, writer.wait(t, "writer"))
+			require.NoError(t, writer.Wait(t, "writer"))
 			require.Equal(t, len(data), len(got))
 			require.True(t, string(data) == string(got), "bytes differ")
 			stats := proxy.Stats()
@@ -107,7 +108,7 @@ func TestLinkProxyForwardsBytesIntact(t *testing.T) {
 }
 
 func TestLinkProxyCutAfterBytesIsExact(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	received := make(chan int64, 1)
 	target := newTCPServer(t, func(c net.Conn) {
 		n, _ := io.Copy(io.Discard, c) // until the cut closes the socket
@@ -120,7 +121,7 @@ func TestLinkProxyCutAfterBytesIsExact(t *testing.T) {
 	c, err := net.Dial("tcp", proxy.Addr().String())
 	require.NoError(t, err)
 	defer c.Close()
-	writer := goAsync(func() error {
+	writer := transporttest.GoAsync(func() error {
 		chunk := make([]byte, 30_000)
 		for {
 			if _, err := c.Write(chunk); err != nil {
@@ -131,14 +132,14 @@ func TestLinkProxyCutAfterBytesIsExact(t *testing.T) {
 	select {
 	case n := <-received:
 		require.Equal(t, int64(100_000), n)
-	case <-time.After(deadlockGuard):
+	case <-time.After(transporttest.DeadlockGuard):
 		t.Fatal("the target never saw the cut")
 	}
-	require.Error(t, writer.wait(t, "writer after the cut")) // the client's socket was closed too
+	require.Error(t, writer.Wait(t, "writer after the cut")) // the client's socket was closed too
 }
 
 func TestLinkProxyCutAllThenReconnect(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	target := newTCPServer(t, echo)
 	proxy := newProxy(t, target.addr(), transport.LinkConfig{Downstream: transport.LinkShape{Latency: time.Millisecond}})
 
@@ -188,7 +189,7 @@ func TestLinkProxyRejectsBadConfig(t *testing.T) {
 }
 
 func TestLinkProxyUnreachableTarget(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	dead := ln.Addr().String()

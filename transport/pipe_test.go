@@ -7,47 +7,48 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 )
 
 func TestPipeIsBounded(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, b := transport.Pipe(0)
 	defer a.Close()
 	defer b.Close()
 	require.Equal(t, transport.DefaultMaxMessageSize, transport.MaxMessageSize(a))
 
 	// 300 KiB messages: three fit in the 1 MiB window, the fourth waits for the reader.
-	var p progress
+	var p transporttest.Progress
 	msg := make([]byte, 300<<10)
-	writer := goAsync(func() error {
+	writer := transporttest.GoAsync(func() error {
 		for range 4 {
 			if err := a.WriteMessage(msg); err != nil {
 				return err
 			}
-			p.add()
+			p.Add()
 		}
 		return nil
 	})
 	requireStaysAt(t, &p, 3)
 	_, err := b.ReadMessage()
 	require.NoError(t, err)
-	require.NoError(t, writer.wait(t, "writer after a read freed room"))
-	require.Equal(t, 4, p.load())
+	require.NoError(t, writer.Wait(t, "writer after a read freed room"))
+	require.Equal(t, 4, p.Load())
 
 	// Small messages: at most 16 in flight.
-	var q progress
-	writer = goAsync(func() error {
+	var q transporttest.Progress
+	writer = transporttest.GoAsync(func() error {
 		for range 20 {
 			if err := b.WriteMessage([]byte("x")); err != nil {
 				return err
 			}
-			q.add()
+			q.Add()
 		}
 		return nil
 	})
 	requireStaysAt(t, &q, 16)
 	require.NoError(t, drainN(a, 20))
-	require.NoError(t, writer.wait(t, "small writer"))
+	require.NoError(t, writer.Wait(t, "small writer"))
 }
 
 func TestPipeSteadyStateDoesNotAllocate(t *testing.T) {
@@ -71,9 +72,9 @@ func TestPipeSteadyStateDoesNotAllocate(t *testing.T) {
 // requireStaysAt waits until p reaches n, then checks that it does not move on while nothing
 // is read (a blocked writer). A slow machine cannot make this fail; a pipe that lets more
 // through fails it.
-func requireStaysAt(t *testing.T, p *progress, n int) {
+func requireStaysAt(t *testing.T, p *transporttest.Progress, n int) {
 	t.Helper()
-	waitFor(t, func() bool { return p.load() >= n }, "writes up to the bound")
+	waitFor(t, func() bool { return p.Load() >= n }, "writes up to the bound")
 	time.Sleep(50 * time.Millisecond)
-	require.Equal(t, n, p.load(), "the writer went past the bound")
+	require.Equal(t, n, p.Load(), "the writer went past the bound")
 }

@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	gws "github.com/gorilla/websocket"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 	"github.com/streamd/streamd/transport/websocket"
 )
 
@@ -28,31 +27,9 @@ const benchMessage = 64 << 10
 // gorilla/websocket used directly with the same buffer sizes as Conn, Conn is this package.
 
 func BenchmarkTCP(b *testing.B) {
-	for _, dir := range []string{"c2s", "s2c"} {
-		b.Run(dir, func(b *testing.B) {
-			client, server := tcpPair(b)
-			w, r := client, server
-			if dir == "s2c" {
-				w, r = server, client
-			}
-			msg, buf := make([]byte, benchMessage), make([]byte, benchMessage)
-			run(b, func() error {
-				for range b.N {
-					if _, err := w.Write(msg); err != nil {
-						return err
-					}
-				}
-				return nil
-			}, func() error {
-				for range b.N {
-					if _, err := io.ReadFull(r, buf); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		})
-	}
+	transporttest.BenchDirections(b, tcpPair, func(b *testing.B, w, r net.Conn) {
+		transporttest.BenchStream(b, w, r, benchMessage)
+	})
 }
 
 // BenchmarkGorilla uses gorilla directly; the deadline variants set a write deadline before
@@ -68,7 +45,7 @@ func BenchmarkGorilla(b *testing.B) {
 			}
 			deadline := strings.HasSuffix(name, "deadline")
 			msg, buf := make([]byte, benchMessage), make([]byte, benchMessage+1)
-			run(b, func() error {
+			transporttest.BenchRun(b, benchMessage, func() error {
 				for range b.N {
 					if deadline {
 						w.SetWriteDeadline(time.Now().Add(websocket.DefaultWriteTimeout))
@@ -91,18 +68,9 @@ func BenchmarkGorilla(b *testing.B) {
 }
 
 func BenchmarkConn(b *testing.B) {
-	for _, dir := range []string{"c2s", "s2c"} {
-		for _, vectored := range []bool{false, true} {
-			name := dir
-			if vectored {
-				name += "/vectored"
-			}
-			b.Run(name, func(b *testing.B) {
-				client, server := connPair(b, "")
-				benchConn(b, dir, client, server, vectored)
-			})
-		}
-	}
+	transporttest.BenchConns(b, benchMessage, func(b *testing.B) (transport.Conn, transport.Conn) {
+		return connPair(b, "")
+	})
 }
 
 // BenchmarkConnOverLink runs Conn through a LinkProxy emulating 50 ms RTT at 1 Gbit/s each
@@ -116,64 +84,7 @@ func BenchmarkConnOverLink(b *testing.B) {
 	}
 	defer proxy.Close()
 	client, server := target.connect(b, proxy.Addr().String())
-	benchConn(b, "c2s", client, server, false)
-}
-
-func benchConn(b *testing.B, dir string, client, server transport.Conn, vectored bool) {
-	w, r := client, server
-	if dir == "s2c" {
-		w, r = server, client
-	}
-	msg := make([]byte, benchMessage)
-	parts := [][]byte{msg}
-	if vectored {
-		parts = [][]byte{msg[:16], msg[16:]} // a frame header and its payload
-	}
-	run(b, func() error {
-		for range b.N {
-			if err := w.WriteMessage(parts...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, func() error {
-		for range b.N {
-			if _, err := r.ReadMessage(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// run times write and read running concurrently, b.N messages each. Besides MB/s it reports
-// cpu-ns/op, the process CPU time (user + system) per message: on a shared machine wall time
-// swings with other load, CPU time per message much less.
-func run(b *testing.B, write, read func() error) {
-	b.SetBytes(benchMessage)
-	b.ReportAllocs()
-	cpuBefore := cpuTime()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	var werr error
-	wg.Add(1)
-	go func() { defer wg.Done(); werr = write() }()
-	rerr := read()
-	wg.Wait()
-	b.StopTimer()
-	if werr != nil || rerr != nil {
-		b.Fatalf("write: %v, read: %v", werr, rerr)
-	}
-	b.ReportMetric(float64(cpuTime()-cpuBefore)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime returns the CPU time used by the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	transporttest.Bench(b, client, server, [][]byte{make([]byte, benchMessage)})
 }
 
 func tcpPair(b *testing.B) (net.Conn, net.Conn) {

@@ -3,10 +3,8 @@ package websocket_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,46 +13,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 	"github.com/streamd/streamd/transport/websocket"
 )
-
-const deadlockGuard = 15 * time.Second
-
-// checkGoroutines fails the test if goroutines outlive its cleanups.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(deadlockGuard)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Fatalf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
-}
-
-// upgraded is what the test server's handler got from Upgrade.
-type upgraded struct {
-	conn transport.Conn
-	err  error
-}
 
 // server is an httptest server whose handler upgrades with cfg and reports each result.
 type server struct {
 	*httptest.Server
-	results chan upgraded
+	results transporttest.Upgrades
 }
 
 func newServer(t *testing.T, cfg *websocket.Config) *server {
 	t.Helper()
 	up := websocket.NewUpgrader(cfg)
-	s := &server{results: make(chan upgraded, 4)}
+	s := &server{results: make(transporttest.Upgrades, 4)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
-		s.results <- upgraded{c, err}
+		s.results <- transporttest.Upgraded{Conn: c, Err: err}
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -62,23 +37,9 @@ func newServer(t *testing.T, cfg *websocket.Config) *server {
 
 func (s *server) wsURL() string { return "ws" + strings.TrimPrefix(s.URL, "http") + "/" }
 
-func (s *server) next(t *testing.T) upgraded {
-	t.Helper()
-	select {
-	case u := <-s.results:
-		if u.conn != nil {
-			t.Cleanup(func() { u.conn.Close() })
-		}
-		return u
-	case <-time.After(deadlockGuard):
-		t.Fatal("no request reached the server")
-		return upgraded{}
-	}
-}
-
 func dial(t *testing.T, url string, header http.Header, cfg *websocket.Config) (transport.Conn, *http.Response, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadlockGuard)
+	ctx, cancel := context.WithTimeout(context.Background(), transporttest.DeadlockGuard)
 	defer cancel()
 	c, resp, err := websocket.Dial(ctx, url, header, cfg)
 	if resp != nil {
@@ -91,80 +52,57 @@ func dial(t *testing.T, url string, header http.Header, cfg *websocket.Config) (
 }
 
 func TestOriginPolicy(t *testing.T) {
-	cases := []struct {
-		name    string
-		allowed []string
-		origin  string // "" = no Origin header; "SAME" = the server's own origin
-		ok      bool
-	}{
-		{"NoOriginHeader", nil, "", true},
-		{"SameOrigin", nil, "SAME", true},
-		{"ForeignOrigin", nil, "http://evil.example", false},
-		{"OpaqueOrigin", nil, "null", false},
-		{"ListedOrigin", []string{"https://app.example.com"}, "https://app.example.com", true},
-		{"ListedOriginAnyCase", []string{"https://app.example.com"}, "https://APP.Example.com", true},
-		{"ListedHostOtherScheme", []string{"https://app.example.com"}, "http://app.example.com", false},
-		{"ListIsExclusive", []string{"https://app.example.com"}, "SAME", false},
-		{"HostEntryWithPort", []string{"app.example.com:8443"}, "https://app.example.com:8443", true},
-		{"HostEntryOtherPort", []string{"app.example.com:8443"}, "https://app.example.com", false},
-		{"Wildcard", []string{"*"}, "http://anything.example", true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
-			srv := newServer(t, &websocket.Config{AllowedOrigins: tc.allowed})
+	transporttest.RunOriginPolicy(t, transporttest.OriginPolicy{
+		Cases: append(transporttest.OriginCases(),
+			transporttest.OriginCase{Name: "ListedOriginAnyCase", Allowed: []string{"https://app.example.com"}, Origin: "https://APP.Example.com", OK: true},
+			transporttest.OriginCase{Name: "HostEntryOtherPort", Allowed: []string{"app.example.com:8443"}, Origin: "https://app.example.com", OK: false},
+		),
+		Dial: func(t *testing.T, allowed []string, origin string) transporttest.OriginAttempt {
+			srv := newServer(t, &websocket.Config{AllowedOrigins: allowed})
 			header := http.Header{}
-			switch tc.origin {
+			switch origin {
 			case "":
 			case "SAME":
 				header.Set("Origin", srv.URL)
 			default:
-				header.Set("Origin", tc.origin)
+				header.Set("Origin", origin)
 			}
 			c, resp, err := dial(t, srv.wsURL(), header, nil)
-			got := srv.next(t)
-			if tc.ok {
-				require.NoError(t, err)
-				require.NoError(t, got.err)
-				require.NotNil(t, c)
-				return
-			}
-			require.ErrorIs(t, err, websocket.ErrHandshake)
-			require.NotNil(t, resp)
-			require.Equal(t, http.StatusForbidden, resp.StatusCode)
-			require.ErrorIs(t, got.err, websocket.ErrOriginNotAllowed)
-		})
-	}
+			return transporttest.OriginAttempt{Conn: c, Resp: resp, Err: err, Server: srv.results.Next(t)}
+		},
+		ErrHandshake:        websocket.ErrHandshake,
+		ErrOriginNotAllowed: websocket.ErrOriginNotAllowed,
+	})
 }
 
 func TestSubprotocol(t *testing.T) {
 	t.Run("Negotiated", func(t *testing.T) {
-		checkGoroutines(t)
+		transporttest.CheckGoroutines(t)
 		srv := newServer(t, nil)
 		_, resp, err := dial(t, srv.wsURL(), nil, nil)
 		require.NoError(t, err)
 		require.Equal(t, websocket.DefaultSubprotocol, resp.Header.Get("Sec-WebSocket-Protocol"))
-		require.NoError(t, srv.next(t).err)
+		require.NoError(t, srv.results.Next(t).Err)
 	})
 	t.Run("ClientOffersAnother", func(t *testing.T) {
-		checkGoroutines(t)
+		transporttest.CheckGoroutines(t)
 		srv := newServer(t, nil)
 		_, resp, err := dial(t, srv.wsURL(), nil, &websocket.Config{Subprotocol: "other.v2"})
 		require.ErrorIs(t, err, websocket.ErrHandshake)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		require.ErrorIs(t, srv.next(t).err, websocket.ErrSubprotocol)
+		require.ErrorIs(t, srv.results.Next(t).Err, websocket.ErrSubprotocol)
 	})
 	t.Run("ClientOffersNone", func(t *testing.T) {
-		checkGoroutines(t)
+		transporttest.CheckGoroutines(t)
 		srv := newServer(t, nil)
 		_, resp, err := gws.DefaultDialer.Dial(srv.wsURL(), nil)
 		require.Error(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		require.ErrorIs(t, srv.next(t).err, websocket.ErrSubprotocol)
+		require.ErrorIs(t, srv.results.Next(t).Err, websocket.ErrSubprotocol)
 	})
 	t.Run("ServerIgnoresIt", func(t *testing.T) {
-		checkGoroutines(t)
+		transporttest.CheckGoroutines(t)
 		raw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, err := (&gws.Upgrader{}).Upgrade(w, r, nil); err == nil {
 				c.Close()
@@ -177,42 +115,22 @@ func TestSubprotocol(t *testing.T) {
 }
 
 func TestReadLimit(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	const limit = 1 << 20
 	srv := newServer(t, &websocket.Config{MaxMessageSize: limit})
 	client, _, err := dial(t, srv.wsURL(), nil, &websocket.Config{MaxMessageSize: 2 * limit})
 	require.NoError(t, err)
-	server := srv.next(t).conn
-	require.Equal(t, limit, transport.MaxMessageSize(server))
-
-	require.NoError(t, client.WriteMessage(make([]byte, limit))) // exactly the limit: fine
-	msg, err := server.ReadMessage()
-	require.NoError(t, err)
-	require.Len(t, msg, limit)
-
-	require.NoError(t, client.WriteMessage(make([]byte, limit/2), make([]byte, limit/2+1)))
-	_, err = server.ReadMessage()
-	require.ErrorIs(t, err, transport.ErrMessageTooLarge)
-	_, err = server.ReadMessage()
-	require.ErrorIs(t, err, transport.ErrClosed)
-
+	server := srv.results.Next(t).Conn
 	// The sender learns why: the peer closed with 1009 (message too big).
-	_, err = client.ReadMessage()
-	require.ErrorIs(t, err, transport.ErrPeerClosed)
-	require.ErrorIs(t, err, transport.ErrMessageTooLarge)
+	transporttest.RequireReadLimit(t, client, server, limit, false)
 }
 
 func TestProtocolErrors(t *testing.T) {
 	t.Run("TextMessage", func(t *testing.T) {
-		checkGoroutines(t)
-		srv := newServer(t, nil)
-		raw, resp, err := (&gws.Dialer{Subprotocols: []string{websocket.DefaultSubprotocol}}).Dial(srv.wsURL(), nil)
-		require.NoError(t, err)
-		resp.Body.Close()
-		defer raw.Close()
-		server := srv.next(t).conn
+		transporttest.CheckGoroutines(t)
+		raw, server := rawClient(t, newServer(t, nil))
 		require.NoError(t, raw.WriteMessage(gws.TextMessage, []byte("hello")))
-		_, err = server.ReadMessage()
+		_, err := server.ReadMessage()
 		require.ErrorIs(t, err, transport.ErrProtocol)
 		_, _, err = raw.ReadMessage()
 		var closeErr *gws.CloseError
@@ -220,14 +138,9 @@ func TestProtocolErrors(t *testing.T) {
 		require.Equal(t, gws.CloseUnsupportedData, closeErr.Code)
 	})
 	t.Run("UnmaskedClientFrame", func(t *testing.T) {
-		checkGoroutines(t)
-		srv := newServer(t, nil)
-		raw, resp, err := (&gws.Dialer{Subprotocols: []string{websocket.DefaultSubprotocol}}).Dial(srv.wsURL(), nil)
-		require.NoError(t, err)
-		resp.Body.Close()
-		defer raw.Close()
-		server := srv.next(t).conn
-		_, err = raw.NetConn().Write([]byte{0x82, 0x01, 'A'}) // binary frame without the client mask
+		transporttest.CheckGoroutines(t)
+		raw, server := rawClient(t, newServer(t, nil))
+		_, err := raw.NetConn().Write([]byte{0x82, 0x01, 'A'}) // binary frame without the client mask
 		require.NoError(t, err)
 		_, err = server.ReadMessage()
 		require.ErrorIs(t, err, transport.ErrProtocol)
@@ -235,30 +148,28 @@ func TestProtocolErrors(t *testing.T) {
 	})
 }
 
+// rawClient dials srv with gorilla itself (offering the subprotocol), to send what Conn
+// never sends, and returns that client and the server's Conn.
+func rawClient(t *testing.T, srv *server) (*gws.Conn, transport.Conn) {
+	t.Helper()
+	raw, resp, err := (&gws.Dialer{Subprotocols: []string{websocket.DefaultSubprotocol}}).Dial(srv.wsURL(), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	server := srv.results.Next(t).Conn
+	t.Cleanup(func() { raw.Close() }) // registered last so it runs first, as a defer did
+	return raw, server
+}
+
 func TestWriteTimeoutClosesConn(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	srv := newServer(t, &websocket.Config{WriteTimeout: 100 * time.Millisecond, CloseTimeout: 100 * time.Millisecond})
 	client, _, err := dial(t, srv.wsURL(), nil, nil)
 	require.NoError(t, err)
-	server := srv.next(t).conn
+	server := srv.results.Next(t).Conn
 
-	// The client reads nothing, so the socket buffers fill and a write times out.
-	msg := make([]byte, 1<<20)
-	for err == nil {
-		err = server.WriteMessage(msg)
-	}
-	require.ErrorIs(t, err, transport.ErrWriteTimeout)
-	var netErr net.Error
-	require.True(t, errors.As(err, &netErr) && netErr.Timeout())
-	require.ErrorIs(t, server.WriteMessage([]byte("x")), transport.ErrClosed) // not half-alive
-	_, err = server.ReadMessage()
-	require.ErrorIs(t, err, transport.ErrClosed)
-
-	// The client drains what arrived and then sees the connection end.
-	for err = nil; err == nil; {
-		_, err = client.ReadMessage()
-	}
-	require.ErrorIs(t, err, transport.ErrPeerClosed)
+	// The client reads nothing, so the socket buffers fill and a write times out; the client
+	// drains what arrived and then sees the connection end.
+	transporttest.RequireWriteTimeoutCloses(t, client, server)
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -286,21 +197,21 @@ func TestConfigValidate(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	t.Run("InvalidConfig", func(t *testing.T) {
-		checkGoroutines(t)
+		transporttest.CheckGoroutines(t)
 		srv := newServer(t, &websocket.Config{MaxMessageSize: -1})
 		_, resp, err := dial(t, srv.wsURL(), nil, nil)
 		require.ErrorIs(t, err, websocket.ErrHandshake)
 		require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
-		require.ErrorIs(t, srv.next(t).err, transport.ErrInvalidConfig)
+		require.ErrorIs(t, srv.results.Next(t).Err, transport.ErrInvalidConfig)
 	})
 	t.Run("NotWebSocket", func(t *testing.T) {
-		checkGoroutines(t)
+		transporttest.CheckGoroutines(t)
 		srv := newServer(t, nil)
 		resp, err := http.Get(srv.URL)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		require.ErrorIs(t, srv.next(t).err, websocket.ErrHandshake)
+		require.ErrorIs(t, srv.results.Next(t).Err, websocket.ErrHandshake)
 		srv.CloseClientConnections()
 	})
 	t.Run("DialBadURL", func(t *testing.T) {
@@ -318,7 +229,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 	srv := newServer(t, nil)
 	client, _, err := dial(t, srv.wsURL(), nil, nil)
 	require.NoError(t, err)
-	server := srv.next(t).conn
+	server := srv.results.Next(t).Conn
 	parts := [][]byte{make([]byte, 16), make([]byte, 64<<10)}
 	roundTrip := func() {
 		if err := client.WriteMessage(parts...); err != nil {

@@ -7,16 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	wt "github.com/quic-go/webtransport-go"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 	"github.com/streamd/streamd/transport/webtransport"
 )
 
@@ -31,69 +29,16 @@ const benchMessage = 64 << 10
 // package (a length prefix per message, one message per write).
 
 func BenchmarkRaw(b *testing.B) {
-	for _, dir := range []string{"c2s", "s2c"} {
-		b.Run(dir, func(b *testing.B) {
-			client, server := rawPair(b)
-			w, r := client, server
-			if dir == "s2c" {
-				w, r = server, client
-			}
-			msg, buf := make([]byte, benchMessage), make([]byte, benchMessage)
-			run(b, func() error {
-				for range b.N {
-					if _, err := w.Write(msg); err != nil {
-						return err
-					}
-				}
-				return nil
-			}, func() error {
-				for range b.N {
-					if _, err := io.ReadFull(r, buf); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		})
-	}
+	newPair := func(b *testing.B) (io.ReadWriter, io.ReadWriter) { return rawPair(b) }
+	transporttest.BenchDirections(b, newPair, func(b *testing.B, w, r io.ReadWriter) {
+		transporttest.BenchStream(b, w, r, benchMessage)
+	})
 }
 
 func BenchmarkConn(b *testing.B) {
-	for _, dir := range []string{"c2s", "s2c"} {
-		for _, vectored := range []bool{false, true} {
-			name := dir
-			if vectored {
-				name += "/vectored"
-			}
-			b.Run(name, func(b *testing.B) {
-				client, server := benchPair(b)
-				w, r := client, server
-				if dir == "s2c" {
-					w, r = server, client
-				}
-				msg := make([]byte, benchMessage)
-				parts := [][]byte{msg}
-				if vectored {
-					parts = [][]byte{msg[:16], msg[16:]} // a frame header and its payload
-				}
-				run(b, func() error {
-					for range b.N {
-						if err := w.WriteMessage(parts...); err != nil {
-							return err
-						}
-					}
-					return nil
-				}, func() error {
-					for range b.N {
-						if _, err := r.ReadMessage(); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			})
-		}
-	}
+	transporttest.BenchConns(b, benchMessage, func(b *testing.B) (transport.Conn, transport.Conn) {
+		return benchPair(b)
+	})
 }
 
 // BenchmarkRoundTrip is the latency of a small message there and back over one Conn.
@@ -120,35 +65,6 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// run times write and read running concurrently, b.N messages each. Besides MB/s it reports
-// cpu-ns/op, the process CPU time (user + system) per message.
-func run(b *testing.B, write, read func() error) {
-	b.SetBytes(benchMessage)
-	b.ReportAllocs()
-	cpuBefore := cpuTime()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	var werr error
-	wg.Add(1)
-	go func() { defer wg.Done(); werr = write() }()
-	rerr := read()
-	wg.Wait()
-	b.StopTimer()
-	if werr != nil || rerr != nil {
-		b.Fatalf("write: %v, read: %v", werr, rerr)
-	}
-	b.ReportMetric(float64(cpuTime()-cpuBefore)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime returns the CPU time used by the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchPair connects two Conns with the default Config over loopback.

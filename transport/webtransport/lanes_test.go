@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 )
 
 // lanePair is a connected pair with lanes started on both sides.
@@ -24,7 +25,7 @@ func lanePair(t *testing.T) (a, b transport.LaneConn) {
 
 // laneMsg is message seq of lane id: the lane and sequence in its first 8 bytes.
 func laneMsg(id uint32, seq, size int) []byte {
-	b := payload(seq, size)
+	b := transporttest.Payload(seq, size)
 	binary.BigEndian.PutUint32(b, id)
 	binary.BigEndian.PutUint32(b[4:], uint32(seq))
 	return b
@@ -33,10 +34,10 @@ func laneMsg(id uint32, seq, size int) []byte {
 // TestLanesKeepOrderPerLane: messages written on several lanes and the main lane
 // all arrive, each lane's in order, whatever the interleaving across lanes.
 func TestLanesKeepOrderPerLane(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, b := lanePair(t)
 	const lanes, perLane, size = 6, 40, 20000
-	w := goAsync(func() error {
+	w := transporttest.GoAsync(func() error {
 		for seq := range perLane {
 			for id := uint32(0); id < lanes; id++ {
 				msg := laneMsg(id, seq, size)
@@ -64,13 +65,13 @@ func TestLanesKeepOrderPerLane(t *testing.T) {
 		require.Equal(t, laneMsg(id, seq, size)[8:], got[8:], "lane %d message %d altered", id, seq)
 		next[id]++
 	}
-	require.NoError(t, w.wait(t, "writer"))
+	require.NoError(t, w.Wait(t, "writer"))
 }
 
 // TestLaneEndAndReopen: an ended lane's messages are delivered, and a new lane
 // with the same id works.
 func TestLaneEndAndReopen(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, b := lanePair(t)
 	for round := range 3 {
 		for seq := range 5 {
@@ -93,7 +94,7 @@ func TestLaneEndAndReopen(t *testing.T) {
 // TestCloseDeliversLaneMessages: Close is graceful for lanes too: what was
 // queued on lanes before Close arrives before the peer sees the end.
 func TestCloseDeliversLaneMessages(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, b := lanePair(t)
 	for id := uint32(1); id <= 4; id++ {
 		require.NoError(t, a.WriteLane(id, laneMsg(id, 0, 50000)))
@@ -115,7 +116,7 @@ func TestCloseDeliversLaneMessages(t *testing.T) {
 }
 
 func TestLaneMessageLimits(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	a, _ := lanePair(t)
 	require.ErrorIs(t, a.WriteLane(1), transport.ErrProtocol, "empty message")
 	b, _ := lanePair(t)

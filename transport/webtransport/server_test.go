@@ -15,60 +15,38 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamd/streamd/transport"
+	"github.com/streamd/streamd/transport/transporttest"
 	"github.com/streamd/streamd/transport/webtransport"
 )
 
 func TestOriginPolicy(t *testing.T) {
-	cases := []struct {
-		name    string
-		allowed []string
-		origin  string // "" = no Origin header; "SAME" = the server's own origin
-		ok      bool
-	}{
-		{"NoOriginHeader", nil, "", true},
-		{"SameOrigin", nil, "SAME", true},
-		{"SameHostOtherPortAndScheme", nil, "http://127.0.0.1:8080", true},
-		{"ForeignOrigin", nil, "http://evil.example", false},
-		{"OtherHostSamePort", nil, "SAMEPORT", false},
-		{"OpaqueOrigin", nil, "null", false},
-		{"ListedOrigin", []string{"https://app.example.com"}, "https://app.example.com", true},
-		{"ListedHostOtherScheme", []string{"https://app.example.com"}, "http://app.example.com", false},
-		{"ListIsExclusive", []string{"https://app.example.com"}, "SAME", false},
-		{"HostEntryWithPort", []string{"app.example.com:8443"}, "https://app.example.com:8443", true},
-		{"Wildcard", []string{"*"}, "http://anything.example", true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
-			srv := newServer(t, &webtransport.Config{AllowedOrigins: tc.allowed})
+	transporttest.RunOriginPolicy(t, transporttest.OriginPolicy{
+		Cases: append(transporttest.OriginCases(),
+			transporttest.OriginCase{Name: "SameHostOtherPortAndScheme", Origin: "http://127.0.0.1:8080", OK: true},
+			transporttest.OriginCase{Name: "OtherHostSamePort", Origin: "SAMEPORT", OK: false},
+		),
+		Dial: func(t *testing.T, allowed []string, origin string) transporttest.OriginAttempt {
+			srv := newServer(t, &webtransport.Config{AllowedOrigins: allowed})
 			header := http.Header{}
-			switch tc.origin {
+			switch origin {
 			case "":
 			case "SAME":
 				header.Set("Origin", strings.TrimSuffix(srv.url, "/wt"))
-			case "SAMEPORT":
+			case "SAMEPORT": // the server's port on another host
 				header.Set("Origin", strings.Replace(strings.TrimSuffix(srv.url, "/wt"), "127.0.0.1", "localhost", 1))
 			default:
-				header.Set("Origin", tc.origin)
+				header.Set("Origin", origin)
 			}
 			c, resp, err := dial(t, srv.url, header, srv.pinned(nil))
-			got := srv.next(t)
-			if tc.ok {
-				require.NoError(t, err)
-				require.NoError(t, got.err)
-				require.NotNil(t, c)
-				return
-			}
-			require.ErrorIs(t, err, webtransport.ErrHandshake)
-			require.NotNil(t, resp)
-			require.Equal(t, http.StatusForbidden, resp.StatusCode)
-			require.ErrorIs(t, got.err, webtransport.ErrOriginNotAllowed)
-		})
-	}
+			return transporttest.OriginAttempt{Conn: c, Resp: resp, Err: err, Server: srv.results.Next(t)}
+		},
+		ErrHandshake:        webtransport.ErrHandshake,
+		ErrOriginNotAllowed: webtransport.ErrOriginNotAllowed,
+	})
 }
 
 func TestCertificatePinning(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	srv := newServer(t, nil)
 	t.Run("WrongHash", func(t *testing.T) {
 		_, _, err := dial(t, srv.url, nil, &webtransport.Config{CertHashes: [][32]byte{{1, 2, 3}}})
@@ -87,28 +65,28 @@ func TestCertificatePinning(t *testing.T) {
 		pool := certPool(t, srv)
 		_, _, err = dial(t, srv.url, nil, &webtransport.Config{TLSConfig: &tls.Config{RootCAs: pool}})
 		require.NoError(t, err)
-		require.NoError(t, srv.next(t).err)
+		require.NoError(t, srv.results.Next(t).Err)
 	})
 }
 
 func TestHandshakeTimeout(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	srv := newServer(t, &webtransport.Config{HandshakeTimeout: 200 * time.Millisecond})
 	// A client that completes the CONNECT request but never opens the session stream.
 	d := &wt.Transport{TLSClientConfig: webtransport.PinnedTLSConfig(srv.CertHashes())}
 	_, sess, err := d.Dial(context.Background(), srv.url, nil)
 	require.NoError(t, err)
 	defer sess.CloseWithError(0, "")
-	require.ErrorIs(t, srv.next(t).err, webtransport.ErrHandshake)
+	require.ErrorIs(t, srv.results.Next(t).Err, webtransport.ErrHandshake)
 	select {
 	case <-sess.Context().Done(): // the server ended the session
-	case <-time.After(deadlockGuard):
+	case <-time.After(transporttest.DeadlockGuard):
 		t.Fatal("session still open")
 	}
 }
 
 func TestNotWebTransport(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	srv := newServer(t, nil)
 	tr := &http3.Transport{TLSClientConfig: webtransport.PinnedTLSConfig(srv.CertHashes())}
 	defer tr.Close()
@@ -116,18 +94,18 @@ func TestNotWebTransport(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	require.ErrorIs(t, srv.next(t).err, webtransport.ErrHandshake)
+	require.ErrorIs(t, srv.results.Next(t).Err, webtransport.ErrHandshake)
 }
 
 func TestServerCloseEndsSessions(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	srv := newServer(t, nil)
 	client, _, err := dial(t, srv.url, nil, srv.pinned(nil))
 	require.NoError(t, err)
-	server := srv.next(t).conn
-	read := goAsync(func() error { _, err := client.ReadMessage(); return err })
+	server := srv.results.Next(t).Conn
+	read := transporttest.GoAsync(func() error { _, err := client.ReadMessage(); return err })
 	require.NoError(t, srv.Close())
-	require.ErrorIs(t, read.wait(t, "client read after server Close"), transport.ErrPeerClosed)
+	require.ErrorIs(t, read.Wait(t, "client read after server Close"), transport.ErrPeerClosed)
 	_, err = server.ReadMessage()
 	require.ErrorIs(t, err, transport.ErrClosed)
 }
@@ -172,7 +150,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestCertHashHandlerAndDiscover(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	srv := newServer(t, nil)
 	info := httptest.NewServer(srv.CertHashHandler("/wt"))
 	defer info.Close()
@@ -189,7 +167,7 @@ func TestCertHashHandlerAndDiscover(t *testing.T) {
 
 	c, _, err := dial(t, got.URL, nil, &webtransport.Config{CertHashes: hashes})
 	require.NoError(t, err)
-	require.NoError(t, srv.next(t).err)
+	require.NoError(t, srv.results.Next(t).Err)
 	require.NotNil(t, c)
 
 	notFound := httptest.NewServer(http.NotFoundHandler())
@@ -199,7 +177,7 @@ func TestCertHashHandlerAndDiscover(t *testing.T) {
 }
 
 func TestProductionCertificates(t *testing.T) {
-	checkGoroutines(t)
+	transporttest.CheckGoroutines(t)
 	// A server given certificates uses them and publishes no hash.
 	dev := newServer(t, nil)
 	cert, err := webtransport.DevCertificateSource(dev.Server)(nil)
@@ -211,7 +189,7 @@ func TestProductionCertificates(t *testing.T) {
 	require.Nil(t, srv.CertHashes())
 	_, _, err = dial(t, srv.url, nil, &webtransport.Config{TLSConfig: &tls.Config{RootCAs: certPool(t, dev)}})
 	require.NoError(t, err)
-	require.NoError(t, srv.next(t).err)
+	require.NoError(t, srv.results.Next(t).Err)
 }
 
 // certPool trusts the development certificate srv uses now.

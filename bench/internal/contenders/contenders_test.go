@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,42 +46,7 @@ func TestStreamContenders(t *testing.T) {
 			link, err := c.Connect(ctx, loopbackEnv(t, 8<<10))
 			require.NoError(t, err)
 
-			const streams = 4
-			var clients, servers []io.ReadWriteCloser
-			for range streams {
-				cl, sv, err := link.OpenPair(ctx)
-				require.NoError(t, err)
-				clients, servers = append(clients, cl), append(servers, sv)
-			}
-			var wg sync.WaitGroup
-			errs := make(chan error, 2*streams)
-			for i := range streams {
-				up := payload(t, 100<<10+i)
-				down := payload(t, 50<<10+i)
-				wg.Add(2)
-				go func() { defer wg.Done(); errs <- exchange(clients[i], servers[i], up, 8<<10) }()
-				go func() { defer wg.Done(); errs <- exchange(servers[i], clients[i], down, 8<<10) }()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				require.NoError(t, err)
-			}
-
-			// A Read pending on a stream must return once the link closes.
-			readDone := make(chan error, 1)
-			go func() {
-				_, err := servers[0].Read(make([]byte, 16))
-				readDone <- err
-			}()
-			require.NoError(t, link.Close())
-			select {
-			case err := <-readDone:
-				require.Error(t, err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("Close did not unblock a pending Read")
-			}
-			require.NoError(t, link.Close(), "Close is idempotent")
+			exerciseLink(t, ctx, link, 4, 100<<10)
 			require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+1 },
 				10*time.Second, 10*time.Millisecond, "goroutines left: %d > %d", runtime.NumGoroutine(), before)
 		})

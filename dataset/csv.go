@@ -83,10 +83,8 @@ type CSVSource struct {
 	b      *recordBuilder
 	sample []csvRecord // records read for inference, yielded first
 	row    int64       // data rows read so far
-	start  bool        // StartRow rows skipped
 	done   bool
-	err    error
-	closed bool
+	sourceState
 }
 
 type csvRecord struct {
@@ -273,38 +271,19 @@ func (s *CSVSource) nextRecord() (vals func(int) (string, bool), line, offset in
 
 // Next implements Source.
 func (s *CSVSource) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if s.err != nil {
-		return nil, s.err
-	}
-	rec, err := s.next(ctx)
-	if err != nil && !errors.Is(err, io.EOF) {
-		s.err = err
-	}
-	return rec, err
+	return s.nextBatch(func() (arrow.RecordBatch, error) { return s.next(ctx) })
 }
 
 func (s *CSVSource) next(ctx context.Context) (arrow.RecordBatch, error) {
-	for !s.start {
-		if s.row >= s.cfg.StartRow {
-			s.start = true
-			break
-		}
-		if s.row%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
+	err := skipToStart(ctx, &s.row, s.cfg.StartRow, "CSV", func() error {
 		_, line, off, _, err := s.nextRecord()
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: start row %d is past the end of the CSV (%d rows)", ErrInvalidConfig, s.cfg.StartRow, s.row)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return &InputError{Format: "csv", Row: s.row + 1, Line: line, Offset: off, Err: err}
 		}
-		if err != nil {
-			return nil, &InputError{Format: "csv", Row: s.row + 1, Line: line, Offset: off, Err: err}
-		}
-		s.row++
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	ncol := s.schema.NumColumns()
 	for s.b.rows < s.cfg.BatchRows && s.b.bytes < s.cfg.BatchBytes {

@@ -57,10 +57,8 @@ type JSONLSource struct {
 	offset int64 // bytes consumed
 	line   int64 // lines consumed
 	row    int64 // data rows read
-	start  bool
 	done   bool
-	err    error
-	closed bool
+	sourceState
 }
 
 type jsonlLine struct {
@@ -283,36 +281,16 @@ func (s *JSONLSource) nextLine() (text []byte, line, offset int64, err error) {
 
 // Next implements Source.
 func (s *JSONLSource) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if s.err != nil {
-		return nil, s.err
-	}
-	rec, err := s.next(ctx)
-	if err != nil && !errors.Is(err, io.EOF) {
-		s.err = err
-	}
-	return rec, err
+	return s.nextBatch(func() (arrow.RecordBatch, error) { return s.next(ctx) })
 }
 
 func (s *JSONLSource) next(ctx context.Context) (arrow.RecordBatch, error) {
-	for !s.start {
-		if s.row >= s.cfg.StartRow {
-			s.start = true
-			break
-		}
-		if s.row%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		if _, _, _, err := s.nextLine(); errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: start row %d is past the end of the JSON Lines (%d rows)", ErrInvalidConfig, s.cfg.StartRow, s.row)
-		} else if err != nil {
-			return nil, err
-		}
-		s.row++
+	err := skipToStart(ctx, &s.row, s.cfg.StartRow, "JSON Lines", func() error {
+		_, _, _, err := s.nextLine()
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	for s.b.rows < s.cfg.BatchRows && s.b.bytes < s.cfg.BatchBytes {
 		if s.b.rows%1024 == 0 {

@@ -3,7 +3,6 @@ package dataset
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -73,8 +72,7 @@ type SQLSource struct {
 	total  int64
 	row    int64
 	done   bool
-	err    error
-	closed bool
+	sourceState
 }
 
 // NewSQLSource runs the query and returns a source over its rows. ctx
@@ -220,17 +218,7 @@ func (s *SQLSource) Info() SourceInfo {
 
 // Next implements Source.
 func (s *SQLSource) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if s.err != nil {
-		return nil, s.err
-	}
-	rec, err := s.next(ctx)
-	if err != nil && !errors.Is(err, io.EOF) {
-		s.err = err
-	}
-	return rec, err
+	return s.nextBatch(func() (arrow.RecordBatch, error) { return s.next(ctx) })
 }
 
 func (s *SQLSource) next(ctx context.Context) (arrow.RecordBatch, error) {

@@ -116,6 +116,18 @@ func (s *Session) attach(conn transport.Conn, lanes bool) *attachment {
 	}
 	s.lanesOn.Store(a.lanes != nil)
 	s.attMu.Lock()
+	if s.isClosing() {
+		// The session ended while this transport was being attached (a resume
+		// racing Close or Server.Shutdown): start nothing. Checked under attMu,
+		// which shutdown takes after it sets closing, so either shutdown sees
+		// this attachment and ends it, or no loop is added after Close began
+		// waiting for them.
+		s.attMu.Unlock()
+		s.endAttachment(a)
+		close(a.writerDone)
+		close(a.ended)
+		return a
+	}
 	s.gen++
 	a.gen = s.gen
 	s.att = a
@@ -123,6 +135,8 @@ func (s *Session) attach(conn transport.Conn, lanes bool) *attachment {
 		s.rs.parkTimer.Stop()
 		s.rs.parkTimer = nil
 	}
+	a.loops.Add(2)
+	s.loops.Add(3)
 	s.attMu.Unlock()
 	// The bytes re-sent on the previous transport are complete now.
 	resent := s.stats.resent.Load()
@@ -131,8 +145,6 @@ func (s *Session) attach(conn transport.Conn, lanes bool) *attachment {
 	}
 	s.lastRecv.Store(nanotime())
 	s.pingSent.Store(0)
-	a.loops.Add(2)
-	s.loops.Add(3)
 	go s.readLoop(a)
 	go s.writeLoop(a)
 	go s.watch(a)
